@@ -1,0 +1,109 @@
+"""The database: one engine per process, built from `BRIDGE_DATABASE_URL`.
+
+SQLite (the default, a file under `var/`) runs in WAL mode so readers never block the writer;
+PostgreSQL is used through psycopg 3. Driver errors are translated into StorageError here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, create_engine
+
+from bridge.errors import ConfigError, StorageError, StorageUnavailable
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; the SQLite file's folder is created and checked for writing."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("BRIDGE_DATABASE_URL", "is not a valid SQLAlchemy URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    if parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(
+            parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10
+        )
+    raise ConfigError("BRIDGE_DATABASE_URL", "must be a sqlite:/// or postgresql+psycopg:// URL")
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:":
+        folder = Path(database).resolve().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                "BRIDGE_DATABASE_URL", f"cannot create the folder {folder}: {exc.strerror}"
+            ) from None
+        if not os.access(folder, os.W_OK) or (
+            Path(database).exists() and not os.access(database, os.W_OK)
+        ):
+            raise ConfigError(
+                "BRIDGE_DATABASE_URL", f"the database path {database} is not writable"
+            )
+    # NullPool: a fresh connection per checkout is cheap on SQLite and avoids sharing one
+    # connection across threads; check_same_thread is off because sessions cross threads.
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed transaction survives a process crash (kill -9);
+        # only an OS crash or power loss can lose the last commits.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work: commits when the block succeeds, rolls back otherwise."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise StorageUnavailable(f"database unavailable: {_first_line(exc)}") from exc
+    except DBAPIError as exc:
+        session.rollback()
+        raise StorageError(f"database error: {_first_line(exc)}") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the migrations have been applied (the `deliveries` table exists)."""
+    try:
+        return inspect(engine).has_table("deliveries")
+    except OperationalError as exc:
+        raise StorageUnavailable(f"database unavailable: {_first_line(exc)}") from exc
