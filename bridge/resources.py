@@ -21,8 +21,33 @@ def data_dir(name: str) -> Path:
     raise FileNotFoundError(f"bridge data directory {name!r} is missing from this install")
 
 
+#: Schema files (SDL), as opposed to operation documents.
+SCHEMA_FILES = {"ion-standin.graphql"}
+
+
+@cache
+def graphql_documents() -> dict[str, Path]:
+    """Every operation document under `graphql/` (any sub-folder), by operation name.
+
+    One operation per file, the file named after the operation; names are unique across folders.
+    """
+    found: dict[str, Path] = {}
+    for path in sorted(data_dir("graphql").rglob("*.graphql")):
+        if path.name in SCHEMA_FILES:
+            continue
+        if path.stem in found:
+            raise RuntimeError(
+                f"two GraphQL documents named {path.stem}: {found[path.stem]}, {path}"
+            )
+        found[path.stem] = path
+    return found
+
+
 @cache
 def graphql_document(name: str) -> str:
-    """The text of `graphql/<name>.graphql` (one operation per file, named after it)."""
-    path = data_dir("graphql") / f"{name}.graphql"
+    """The text of the operation document `name` (e.g. ``"CreateWebhookReceiver"``)."""
+    try:
+        path = graphql_documents()[name]
+    except KeyError:
+        raise KeyError(f"no GraphQL document named {name!r} under graphql/") from None
     return path.read_text(encoding="utf-8")
