@@ -62,6 +62,7 @@ class Settings(BaseModel):
     ion_auth_header_style: Literal["bearer", "raw"] = "bearer"
     ion_timeout_seconds: float = 30.0
     ion_max_retries: int = 4
+    ion_retry_base_seconds: float = 0.5
     ion_page_size: int = 100
 
     public_url: str | None = None
@@ -82,11 +83,16 @@ class Settings(BaseModel):
     breaker_failure_ratio: float = 0.7
     breaker_min_requests: int = 10
     breaker_open_seconds: float = 30
+    breaker_window_seconds: float = 60
+    delivery_min_backoff_seconds: float = 60
+    delivery_poll_seconds: float = 1.0
+    shutdown_grace_seconds: float = 10
 
     inbox_max_body_bytes: int = 5 * 1024 * 1024
     inbox_require: Literal["any", "token", "signature", "both"] = "any"
     inbox_header_name: str = "x-bridge-token"
     secret_rotation_grace_seconds: float = 86400
+    secret_key: SecretStr | None = None
 
     subscribe_resources: tuple[str, ...] = ()
     subscribe_actions: tuple[str, ...] = ("CREATE", "UPDATE")
@@ -98,6 +104,7 @@ class Settings(BaseModel):
     reconcile_new_line_poll_seconds: float = 10
     reconcile_settle_delays_seconds: tuple[float, ...] = (30, 300)
     reconcile_alert_after_seconds: float = 120
+    reconcile_debounce_seconds: float = 0.3
 
     alert_webhook_url: SecretStr | None = None
     alert_min_interval_seconds: float = 900
