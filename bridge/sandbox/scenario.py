@@ -25,7 +25,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 
 TOKEN_PATH = "/realms/api-keys/protocol/openid-connect/token"  # noqa: S105 -- a URL path
-_UPDATE_ATTEMPTS = 3
+_UPDATE_ATTEMPTS = 8
 STATUSES = ("DRAFT", "REQUESTED", "APPROVED", "ORDERED", "RECEIVED")
 _GRAPHQL_DIRS = (
     Path(__file__).resolve().parents[2] / "graphql" / "sandbox",  # a source checkout
@@ -97,7 +97,7 @@ class _Ion:
     async def update(self, typename: str, obj: _Obj, values: dict[str, Any]) -> None:
         """Update with the etag we hold; when someone else wrote first, re-read it and retry.
 
-        Usually one retry does it. A few are allowed because ION's own follow-up writes (roll-ups,
+        Usually one retry does it. Several are allowed because ION's own follow-up writes (roll-ups,
         late fields) can land between our re-read and our retry, as with a busy human colleague.
         """
         for attempt in range(_UPDATE_ATTEMPTS):
