@@ -1,0 +1,159 @@
+"""`POST /webhooks/ion`: where ION delivers. The answer means "durably stored", nothing less.
+
+In order, each step refusing before the next costs anything:
+1. over `inbox_max_body_bytes` → 413, judged by Content-Length and then by counting while
+   streaming, so an oversize body is never read whole;
+2. the proofs (header token / signature) → 401, counted by reason, logged without secrets,
+   nothing stored;
+3. an empty body or an absurd content type → 400 (nothing ION sends);
+4. parse (a body the codec does not understand is a pass-through, not an error) and hand to the
+   group-commit writer; the expected status (200) only once the batch has committed, 503 if the
+   database could not take it, so ION retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bridge.errors import StorageError
+from bridge.inbox import codec
+from bridge.inbox.credentials import CredentialCache
+from bridge.inbox.store import Disposition, Incoming
+from bridge.inbox.verify import Require, verify
+from bridge.inbox.writer import IngestWriter
+from bridge.metrics import Metrics
+from bridge.provision.state import EXPECTED_RESPONSE_CODE
+
+log = structlog.get_logger(__name__)
+
+PATH = "/webhooks/ion"
+SIGNATURE_HEADER = "x-ion-signature"
+#: Fits `Delivery.content_type`; real content types are a few dozen characters.
+_MAX_CONTENT_TYPE = 200
+#: How long ION should wait before retrying after a 503 (a hint; ION has its own schedule).
+_RETRY_AFTER_SECONDS = "5"
+
+
+class TooLarge(Exception):
+    """The body is over the limit."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboxConfig:
+    max_body_bytes: int
+    require: Require
+
+
+def _refuse(status: int, reason: str, **headers: str) -> Response:
+    return JSONResponse({"error": reason}, status_code=status, headers=headers or None)
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The whole body, or TooLarge as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if (
+        declared is not None
+        and declared.strip().isascii()
+        and declared.strip().isdigit()
+        and int(declared) > limit
+    ):
+        raise TooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge
+    return bytes(body)
+
+
+def inbox_routes(
+    *,
+    config: InboxConfig,
+    writer: IngestWriter,
+    credentials: CredentialCache,
+    metrics: Metrics,
+) -> list[BaseRoute]:
+    """The inbox route, bound to its collaborators."""
+
+    def rejected(status: int, reason: str, request: Request) -> Response:
+        metrics.rejected.labels(reason).inc()
+        client = request.client.host if request.client else None
+        log.warning("inbox.rejected", reason=reason, status=status, client=client)
+        return _refuse(status, reason)
+
+    def unavailable(exc: StorageError, event: codec.IonEvent | None) -> Response:
+        metrics.rejected.labels("storage_unavailable").inc()
+        log.error("inbox.not_stored", error=str(exc), event_id=event.event_id if event else None)
+        return _refuse(503, "storage_unavailable", **{"Retry-After": _RETRY_AFTER_SECONDS})
+
+    async def receive(request: Request) -> Response:
+        try:
+            body = await read_capped(request, config.max_body_bytes)
+        except TooLarge:
+            return rejected(413, "too_large", request)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        try:
+            creds = await credentials.get()
+        except StorageError as exc:
+            return unavailable(exc, None)
+        token = next((request.headers[n] for n in creds.header_names if n in request.headers), None)
+        verdict = verify(
+            body=body, signature=signature, token=token, credentials=creds, require=config.require
+        )
+        if not verdict.ok:
+            fresher = await credentials.reload_if_stale()
+            if fresher is not None:
+                verdict = verify(
+                    body=body,
+                    signature=signature,
+                    token=token,
+                    credentials=fresher,
+                    require=config.require,
+                )
+        if not verdict.ok:
+            return rejected(401, verdict.reason, request)
+        if not body:
+            return rejected(400, "empty_body", request)
+        content_type = request.headers.get("content-type", "application/json")
+        if len(content_type) > _MAX_CONTENT_TYPE:
+            return rejected(400, "bad_content_type", request)
+        event = codec.parse(body)
+        try:
+            stored = await writer.submit(
+                Incoming(body=body, content_type=content_type, event=event)
+            )
+        except StorageError as exc:
+            return unavailable(exc, event)
+        log.info(
+            "inbox.stored",
+            disposition=stored.disposition.value,
+            delivery_id=stored.delivery_id,
+            event_id=event.event_id if event else None,
+            resource=event.resource if event else None,
+            entity_id=event.entity_id if event else None,
+            size=len(body),
+        )
+        return JSONResponse(
+            {"status": stored.disposition.value, "delivery_id": stored.delivery_id},
+            status_code=EXPECTED_RESPONSE_CODE,
+        )
+
+    return [Route(PATH, receive, methods=["POST"])]
+
+
+def count_stored(metrics: Metrics, dispositions: list[tuple[Disposition, bool]]) -> None:
+    """Metrics for one committed batch: (disposition, parsed) per delivery."""
+    for disposition, parsed in dispositions:
+        if disposition is Disposition.DUPLICATE:
+            metrics.duplicates.inc()
+            continue
+        metrics.received.labels("event" if parsed else "passthrough").inc()
+        if disposition is Disposition.SUPERSEDED:
+            metrics.superseded.inc()

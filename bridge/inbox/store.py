@@ -1,0 +1,157 @@
+"""Storing accepted ION deliveries: dedupe, per-object ordering, the outbox row. One transaction.
+
+For each delivery of a batch, in arrival order:
+- its dedupe key (`ion:<event_id>`, or the body's hash for a pass-through) already stored, or
+  seen earlier in the batch → DUPLICATE, nothing written;
+- an event older than the newest one accepted for its object (the object's watermark) → stored as
+  SUPERSEDED, never forwarded: sending it would take Violet back to an older state;
+- otherwise → a PENDING delivery, and the watermark moves up.
+
+On PostgreSQL the watermark rows are locked (in key order, so two batches cannot deadlock) before
+they are read: two `serve` processes receiving events of one object cannot both think they are
+the newest. A concurrent insert of the same new watermark or dedupe key raises IntegrityError;
+the caller retries the batch, which then sees the other process's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlmodel import Session
+
+from bridge.delivery.outbox import Origin, delivery_values
+from bridge.inbox.codec import IonEvent, passthrough_key
+from bridge.store.models import Delivery, DeliveryStatus, EntityWatermark
+
+#: Bound on IN (...) lists, well under every backend's parameter limit.
+_CHUNK = 500
+
+# Core statements built once: this is the hot path of every ION delivery, and the ORM's unit of
+# work and statement building cost several times what the database takes to run them.
+# (SQLModel's stubs do not declare `__table__`; the mapped tables are there at runtime.)
+_D = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
+_W = cast(Table, EntityWatermark.__table__)  # type: ignore[attr-defined]
+_FIND = select(_D.c.dedupe_key, _D.c.id).where(
+    _D.c.dedupe_key.in_(bindparam("keys", expanding=True))
+)
+# Locked in key order, so two batches touching the same objects cannot deadlock.
+_MARKS = (
+    select(_W.c.entity_key, _W.c.last_event_id)
+    .where(_W.c.entity_key.in_(bindparam("keys", expanding=True)))
+    .order_by(_W.c.entity_key)
+    .with_for_update()
+)
+_INSERT = insert(_D).returning(_D.c.id)
+_NEW_MARK = insert(_W).values(
+    entity_key=bindparam("key"), last_event_id=bindparam("mark"), updated_at=bindparam("now")
+)
+_RAISE_MARK = (
+    update(_W)
+    .where(_W.c.entity_key == bindparam("key"))
+    .values(last_event_id=bindparam("mark"), updated_at=bindparam("now"))
+)
+
+
+class Disposition(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incoming:
+    """One verified delivery from ION, as received."""
+
+    body: bytes
+    content_type: str
+    event: IonEvent | None  # None: pass-through
+
+    @property
+    def dedupe_key(self) -> str:
+        return self.event.dedupe_key if self.event is not None else passthrough_key(self.body)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stored:
+    """What became of one incoming delivery once the batch committed."""
+
+    delivery_id: int
+    disposition: Disposition
+    event: IonEvent | None
+
+
+def store_batch(session: Session, items: Sequence[Incoming], *, now: datetime) -> list[Stored]:
+    """Write `items` in the caller's transaction; one result per item, in order."""
+    existing = _existing_keys(session, [item.dedupe_key for item in items])
+    keys = sorted({item.event.entity_key for item in items if item.event and item.event.entity_key})
+    marks = _locked_watermarks(session, keys)
+    moved: dict[str, int] = {}
+    results: list[Stored] = []
+    for item in items:
+        key, event = item.dedupe_key, item.event
+        if key in existing:
+            results.append(
+                Stored(delivery_id=existing[key], disposition=Disposition.DUPLICATE, event=event)
+            )
+            continue
+        disposition = Disposition.ACCEPTED
+        entity = event.entity_key if event is not None else None
+        if event is not None and entity is not None:
+            mark = moved.get(entity, marks.get(entity))
+            if mark is not None and event.event_id < mark:
+                disposition = Disposition.SUPERSEDED
+                event = replace(event, superseded=True)
+            else:
+                moved[entity] = event.event_id
+        inserted = session.connection().execute(_INSERT, _values(item, disposition, now))
+        delivery_id = int(inserted.scalar_one())
+        existing[key] = delivery_id
+        results.append(Stored(delivery_id=delivery_id, disposition=disposition, event=event))
+    for entity, event_id in moved.items():
+        # `event_id` only ever moved up within the batch, so it is the new maximum.
+        statement = _RAISE_MARK if entity in marks else _NEW_MARK
+        session.connection().execute(statement, {"key": entity, "mark": event_id, "now": now})
+    return results
+
+
+def _values(item: Incoming, disposition: Disposition, now: datetime) -> dict[str, Any]:
+    event = item.event
+    status = (
+        DeliveryStatus.SUPERSEDED
+        if disposition is Disposition.SUPERSEDED
+        else DeliveryStatus.PENDING
+    )
+    return delivery_values(
+        origin=Origin.ION,
+        body=item.body,
+        content_type=item.content_type,
+        now=now,
+        status=status,
+        dedupe_key=item.dedupe_key,
+        event_id=event.event_id if event else None,
+        resource=event.resource if event else None,
+        action=event.action if event else None,
+        entity_id=event.entity_id if event else None,
+    )
+
+
+def _existing_keys(session: Session, keys: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), _CHUNK):
+        rows = session.connection().execute(_FIND, {"keys": unique[start : start + _CHUNK]})
+        found.update({key: delivery_id for key, delivery_id in rows})
+    return found
+
+
+def _locked_watermarks(session: Session, keys: list[str]) -> dict[str, int]:
+    marks: dict[str, int] = {}
+    for start in range(0, len(keys), _CHUNK):
+        rows = session.connection().execute(_MARKS, {"keys": keys[start : start + _CHUNK]})
+        marks.update({key: last for key, last in rows})
+    return marks

@@ -1,0 +1,153 @@
+"""Claiming and settling deliveries: per-object order, leases, shared work. Both backends."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bridge.delivery import claims, outbox
+from bridge.delivery.claims import AttemptResult
+from bridge.store.db import session_scope
+from bridge.store.models import Attempt, Delivery, DeliveryStatus
+
+T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def add(engine: Engine, resource: str | None = "PARTS", entity: str | None = "1") -> int:
+    with session_scope(engine) as session:
+        delivery = outbox.new_delivery(
+            origin="ion",
+            body=b"{}",
+            content_type="application/json",
+            now=T0,
+            resource=resource,
+            entity_id=entity,
+        )
+        session.add(delivery)
+        session.flush()
+        assert delivery.id is not None
+        return delivery.id
+
+
+def claim(engine: Engine, owner: str = "a", limit: int = 10, at: datetime = T0) -> list[int]:
+    with session_scope(engine) as session:
+        rows = claims.claim(session, owner=owner, limit=limit, now=at, lease_seconds=60)
+        return [row.id for row in rows if row.id is not None]
+
+
+def settle(
+    engine: Engine, delivery_id: int, status: str, *, owner: str = "a", delay: float = 0
+) -> bool:
+    result = AttemptResult(
+        started_at=T0,
+        duration_ms=1.0,
+        outcome="succeeded" if status == DeliveryStatus.SUCCEEDED else "retry",
+        status=status,
+        attempts=1,
+        next_attempt_at=T0 + timedelta(seconds=delay),
+        status_code=200 if status == DeliveryStatus.SUCCEEDED else 503,
+        response_body="x" * 10_000,
+    )
+    with session_scope(engine) as session:
+        return claims.finish(session, delivery_id, owner=owner, result=result)
+
+
+def test_one_delivery_per_object_at_a_time_in_order(engine: Engine) -> None:
+    """The second event of an object waits for the first; other objects go alongside."""
+    x1, x2, y1 = add(engine, entity="x"), add(engine, entity="x"), add(engine, entity="y")
+    loose = add(engine, resource=None, entity=None)
+    assert claim(engine) == [x1, y1, loose]
+    assert claim(engine) == []
+    assert settle(engine, x1, DeliveryStatus.SUCCEEDED)
+    assert claim(engine) == [x2]
+
+
+def test_a_retrying_delivery_holds_back_its_object_only(engine: Engine) -> None:
+    """While the head waits out a retry, later events of its object wait; others do not."""
+    x1, x2 = add(engine, entity="x"), add(engine, entity="x")
+    assert claim(engine) == [x1]
+    settle(engine, x1, DeliveryStatus.PENDING, delay=30)
+    y1 = add(engine, entity="y")
+    assert claim(engine) == [y1]
+    assert claim(engine, at=T0 + timedelta(seconds=31)) == [x1]
+    settle(engine, x1, DeliveryStatus.FAILED)
+    assert claim(engine, at=T0 + timedelta(seconds=31)) == [x2]
+
+
+def test_expired_lease_is_claimed_again(engine: Engine) -> None:
+    """A worker that died keeps its deliveries only until the lease runs out."""
+    d = add(engine)
+    assert claim(engine, owner="dead") == [d]
+    assert claim(engine, owner="b", at=T0 + timedelta(seconds=59)) == []
+    assert claim(engine, owner="b", at=T0 + timedelta(seconds=61)) == [d]
+    assert not settle(engine, d, DeliveryStatus.SUCCEEDED, owner="dead")
+    with session_scope(engine) as session:
+        row = session.get(Delivery, d)
+        assert row is not None
+        assert row.status == DeliveryStatus.SENDING
+        assert row.lease_owner == "b"
+    assert settle(engine, d, DeliveryStatus.SUCCEEDED, owner="b")
+
+
+def test_finish_records_the_attempt_with_a_truncated_response(engine: Engine) -> None:
+    """Every attempt is logged; the response is cut to 4 KiB."""
+    d = add(engine)
+    claim(engine)
+    settle(engine, d, DeliveryStatus.SUCCEEDED)
+    with session_scope(engine) as session:
+        row = session.get(Delivery, d)
+        attempt = session.exec(select(Attempt).where(Attempt.delivery_id == d)).one()
+        assert row is not None
+        assert row.status == DeliveryStatus.SUCCEEDED
+        assert row.completed_at is not None
+        assert row.lease_owner is None
+        assert attempt.response_body is not None
+        assert len(attempt.response_body) == 4096
+
+
+def test_release_hands_work_back(engine: Engine) -> None:
+    """On shutdown, leased deliveries go back to PENDING for anyone to take."""
+    d1, d2 = add(engine, entity="1"), add(engine, entity="2")
+    assert claim(engine, owner="me") == [d1, d2]
+    with session_scope(engine) as session:
+        assert claims.release(session, owner="me") == 2
+    assert claim(engine, owner="other") == [d1, d2]
+
+
+def test_expedite_makes_waiting_retries_due(engine: Engine) -> None:
+    """When Violet is back, deliveries waiting out a retry become due at once."""
+    d = add(engine)
+    claim(engine)
+    settle(engine, d, DeliveryStatus.PENDING, delay=3600)
+    assert claim(engine) == []
+    with session_scope(engine) as session:
+        assert claims.expedite(session, now=T0) == 1
+    assert claim(engine) == [d]
+
+
+def test_concurrent_claimers_never_share_a_delivery(engine: Engine) -> None:
+    """Several workers claiming at once split the work without overlap (SKIP LOCKED on PG)."""
+    ids = {add(engine, entity=str(i)) for i in range(60)}
+    got: list[list[int]] = []
+    lock = threading.Lock()
+
+    def worker(name: str) -> None:
+        mine: list[int] = []
+        while True:
+            batch = claim(engine, owner=name, limit=3)
+            if not batch:
+                break
+            mine.extend(batch)
+        with lock:
+            got.append(mine)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    claimed = [d for mine in got for d in mine]
+    assert sorted(claimed) == sorted(ids)

@@ -1,0 +1,60 @@
+"""`bridge serve` and `bridge events` refusing bad configuration and usage with one line and
+exit code 2; readiness failing while draining."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.harness import cli, running_bridge, settings_for, violet_standin
+
+
+def test_serve_without_violet_url_names_the_setting(tmp_path: Path) -> None:
+    """No BRIDGE_VIOLET_WEBHOOK_URL: exit 2 naming it, no traceback."""
+    result = cli("serve", "--port", "0", database_url=f"sqlite:///{tmp_path}/b.db")
+    assert result.returncode == 2
+    assert "BRIDGE_VIOLET_WEBHOOK_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_lease_shorter_than_a_request(tmp_path: Path) -> None:
+    """A lease that could expire mid-request would allow double sends: refused at start."""
+    result = cli(
+        "serve",
+        database_url=f"sqlite:///{tmp_path}/b.db",
+        BRIDGE_VIOLET_WEBHOOK_URL="http://127.0.0.1:9/hooks/x",
+        BRIDGE_DELIVERY_LEASE_SECONDS="5",
+        BRIDGE_DELIVERY_TIMEOUT_SECONDS="15",
+    )
+    assert result.returncode == 2
+    assert "BRIDGE_DELIVERY_LEASE_SECONDS" in result.stderr
+
+
+def test_events_usage_errors(tmp_path: Path) -> None:
+    """Unknown ids, and resend with neither ids nor --status, are usage errors."""
+    url = f"sqlite:///{tmp_path}/b.db"
+    assert cli("db", "upgrade", database_url=url).returncode == 0
+    missing = cli("events", "show", "12345", database_url=url)
+    assert (missing.returncode, missing.stderr.strip()) == (2, "bridge: error: no delivery 12345")
+    assert cli("events", "resend", database_url=url).returncode == 2
+    listed = cli("events", "list", "--json", database_url=url)
+    assert (listed.returncode, listed.stdout.strip()) == (0, "[]")
+
+
+def test_events_on_a_database_without_schema_says_what_to_do(tmp_path: Path) -> None:
+    """Before `bridge db upgrade` the CLI explains instead of failing on a missing table."""
+    result = cli("events", "list", database_url=f"sqlite:///{tmp_path}/new.db")
+    assert result.returncode == 1
+    assert "bridge db upgrade" in result.stderr
+
+
+def test_readiness_fails_while_draining(tmp_path: Path) -> None:
+    """Once a shutdown is asked for, /readyz answers 503 so traffic moves elsewhere."""
+    with (
+        violet_standin() as violet,
+        running_bridge(settings_for(f"sqlite:///{tmp_path}/b.db", violet.hook_url)) as running,
+    ):
+        assert running.http.get("/readyz").status_code == 200
+        running.bridge.draining = True
+        answer = running.http.get("/readyz")
+        assert (answer.status_code, answer.json()) == (503, {"status": "draining"})
+        assert running.http.get("/healthz").status_code == 200

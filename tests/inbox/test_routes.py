@@ -1,0 +1,207 @@
+"""`POST /webhooks/ion` over real HTTP: proofs, limits, odd bodies, dedupe, storage failures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bridge.store.models import DeliveryStatus
+from tests.harness import (
+    RunningBridge,
+    Violet,
+    event_body,
+    module_database_url,
+    next_event_id,
+    running_bridge,
+    settings_for,
+    sign,
+    violet_standin,
+    wait_until,
+)
+
+__all__ = ["module_database_url"]
+
+
+@pytest.fixture(scope="module")
+def violet() -> Iterator[Violet]:
+    with violet_standin() as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def bridge(module_database_url: str, violet: Violet) -> Iterator[RunningBridge]:
+    settings = settings_for(module_database_url, violet.hook_url, inbox_max_body_bytes=4096)
+    with running_bridge(settings) as running:
+        yield running
+
+
+def bodies_at_violet(violet: Violet, body: bytes) -> list[dict[str, object]]:
+    text_ = body.decode("utf-8", errors="replace")
+    return [r for r in violet.world.requests() if r["body"] == text_]
+
+
+def test_signed_event_is_stored_and_answered_200(bridge: RunningBridge) -> None:
+    """A correctly signed event is acknowledged with its stored delivery's id."""
+    event_id = next_event_id()
+    answer = bridge.post(event_body(event_id))
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "accepted"
+    rows = bridge.deliveries(event_id)
+    assert [(r.id, r.body) for r in rows] == [(answer.json()["delivery_id"], event_body(event_id))]
+
+
+def test_header_token_alone_is_enough_by_default(bridge: RunningBridge) -> None:
+    """With inbox_require=any the provisioned header token is a sufficient proof."""
+    answer = bridge.post(event_body(next_event_id()), signature=None, token=True)
+    assert answer.status_code == 200
+
+
+def test_failed_proofs_get_401_counted_and_nothing_is_stored(bridge: RunningBridge) -> None:
+    """Wrong, missing or garbled signatures/tokens are refused, counted by reason, not stored."""
+    cases = [
+        ({}, "missing_proof"),
+        ({"x-ion-signature": "0" * 64}, "bad_signature"),
+        ({"x-ion-signature": sign(b"another body")}, "bad_signature"),
+        ({"x-ion-signature": "not hex at all"}, "bad_signature"),
+        ({"x-bridge-token": "not-the-token"}, "bad_token"),
+        ({"x-ion-signature": b"sha256=\xe9\xff", "x-bridge-token": b"\xe9t\xe9"}, "bad_token"),
+    ]
+    before = bridge.count()
+    for headers, reason in cases:
+        answer = bridge.http.post(
+            "/webhooks/ion",
+            content=event_body(next_event_id()),
+            headers={"content-type": "application/json", **headers},  # type: ignore[dict-item]
+        )
+        assert (answer.status_code, answer.json()) == (401, {"error": reason})
+    assert bridge.count() == before
+    metrics = bridge.http.get("/metrics").text
+    assert 'bridge_webhooks_rejected_total{reason="bad_signature"} 3.0' in metrics
+    assert 'bridge_webhooks_rejected_total{reason="bad_token"} 2.0' in metrics
+
+
+def test_oversize_body_gets_413_by_length_or_by_stream(bridge: RunningBridge) -> None:
+    """Over the limit is refused whether announced by Content-Length or sent chunked."""
+    before = bridge.count()
+    big = b"{" + b" " * 5000 + b"}"
+    assert bridge.post(big).status_code == 413
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(10):
+            yield b" " * 1000
+
+    answer = bridge.http.post(
+        "/webhooks/ion", content=chunks(), headers={"x-ion-signature": sign(b" " * 10_000)}
+    )
+    assert answer.status_code == 413
+    assert bridge.count() == before
+
+
+def test_wrong_method_and_path(bridge: RunningBridge) -> None:
+    """GET on the inbox is 405, an unknown path 404."""
+    assert bridge.http.get("/webhooks/ion").status_code == 405
+    assert bridge.http.post("/webhooks/other", content=b"{}").status_code == 404
+
+
+def test_empty_authentic_body_is_400_and_not_stored(bridge: RunningBridge) -> None:
+    """A signed empty body is nothing ION sends: refused, not stored."""
+    before = bridge.count()
+    assert bridge.post(b"").status_code == 400
+    assert bridge.count() == before
+
+
+def test_unparseable_authentic_bodies_are_forwarded_unchanged(
+    bridge: RunningBridge, violet: Violet
+) -> None:
+    """Bodies the codec does not understand are stored and reach Violet byte for byte."""
+    unique = next_event_id()
+    bodies = [
+        b"\xff\xfe not utf-8 \x80 %d" % unique,
+        b"plain text %d" % unique,
+        b'{"event_id": 99999999999999999999999%d, "resource": "PARTS", "id": 1}' % unique,
+        b'{"event_id": "7", "resource": ["PARTS"], "id": null, "n": %d}' % unique,
+        b"[%d, 2, 3]" % unique,
+    ]
+    for body in bodies:
+        answer = bridge.post(body, headers={"content-type": "text/plain; charset=latin-1"})
+        assert answer.json()["status"] == "accepted"
+    for body in bodies:
+        wait_until(lambda b=body: bodies_at_violet(violet, b), what="the pass-through")
+        (request,) = bodies_at_violet(violet, body)
+        assert request["headers"]["content-type"] == "text/plain; charset=latin-1"  # type: ignore[index]
+    stored = {r.body: r for r in bridge.deliveries() if r.body in bodies}
+    assert set(stored) == set(bodies)
+    assert all(r.entity_key is None and r.event_id is None for r in stored.values())
+
+
+def test_unexpected_types_in_a_real_event_are_kept(bridge: RunningBridge) -> None:
+    """A body with a usable event_id but odd field types is stored and deduplicated by id."""
+    event_id = next_event_id()
+    body = json.dumps(
+        {"event_id": event_id, "resource": "PARTS", "id": [1], "changes": 5, "data": "x"}
+    ).encode()
+    assert bridge.post(body).json()["status"] == "accepted"
+    assert bridge.post(body).json()["status"] == "duplicate"
+    assert [r.dedupe_key for r in bridge.deliveries(event_id)] == [f"ion:{event_id}"]
+
+
+def test_the_same_event_twice_or_thrice_is_forwarded_once(
+    bridge: RunningBridge, violet: Violet
+) -> None:
+    """ION's retries are acknowledged without being forwarded again."""
+    event_id = next_event_id()
+    answers = [bridge.post(event_body(event_id)) for _ in range(3)]
+    assert [a.json()["status"] for a in answers] == ["accepted", "duplicate", "duplicate"]
+    assert len({a.json()["delivery_id"] for a in answers}) == 1
+    wait_until(lambda: event_id in violet.event_ids(), what="the event at Violet")
+    assert violet.event_ids().count(event_id) == 1
+    assert bridge.deliveries(event_id)[0].status in DeliveryStatus.ALL
+
+
+def test_health_readiness_and_metrics(bridge: RunningBridge) -> None:
+    """Liveness and readiness answer 200 while running; metrics speak Prometheus text."""
+    assert bridge.http.get("/healthz").json() == {"status": "ok"}
+    assert bridge.http.get("/readyz").json() == {"status": "ready"}
+    bridge.post(event_body(next_event_id()))
+    answer = bridge.http.get("/metrics")
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert 'bridge_webhooks_received_total{kind="event"}' in answer.text
+    assert "bridge_queue_depth" in answer.text
+    assert "bridge_breaker_state 0.0" in answer.text
+
+
+@pytest.mark.postgres
+def test_database_unavailable_gives_503_never_200(
+    fresh_postgres_url: str, postgres_url: str, violet: Violet
+) -> None:
+    """With the bridge's schema gone, deliveries get 503 (ION retries); once back, 200."""
+    settings = settings_for(fresh_postgres_url, violet.hook_url)
+    schema = fresh_postgres_url.rsplit("%3D", 1)[1]
+    admin = create_engine(postgres_url)
+    with running_bridge(settings) as running:
+        assert running.post(event_body(1)).status_code == 200
+        with admin.begin() as connection:
+            connection.execute(text(f'ALTER SCHEMA "{schema}" RENAME TO "{schema}_away"'))
+        try:
+            answers = [running.post(event_body(i)) for i in range(2, 5)]
+            assert [a.status_code for a in answers] == [503, 503, 503]
+            assert answers[0].headers["retry-after"] == "5"
+            assert running.http.get("/readyz").status_code in (200, 503)
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f'ALTER SCHEMA "{schema}_away" RENAME TO "{schema}"'))
+        assert running.post(event_body(2)).status_code == 200
+        assert [r.event_id for r in running.deliveries()] == [1, 2]
+    admin.dispose()
+
+
+def test_no_credentials_means_every_delivery_is_refused(tmp_path: object, violet: Violet) -> None:
+    """An unprovisioned bridge stores nothing, however the request is signed."""
+    settings = settings_for(f"sqlite:///{tmp_path}/empty.db", violet.hook_url)
+    with running_bridge(settings, credential=False) as running:
+        answer = running.post(event_body(1), token=True)
+        assert (answer.status_code, answer.json()) == (401, {"error": "no_credentials"})
+        assert running.deliveries() == []

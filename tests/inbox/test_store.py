@@ -1,0 +1,151 @@
+"""Storing ION deliveries: dedupe, per-object watermarks, group commit. Both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from bridge.inbox import codec
+from bridge.inbox.store import Disposition, Incoming, store_batch
+from bridge.inbox.writer import IngestWriter
+from bridge.store.db import session_scope
+from bridge.store.models import Delivery, DeliveryStatus, EntityWatermark
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def incoming(event_id: int, entity: int = 1, resource: str = "PARTS") -> Incoming:
+    body = json.dumps({"event_id": event_id, "resource": resource, "id": entity}).encode()
+    return Incoming(body=body, content_type="application/json", event=codec.parse(body))
+
+
+def raw(body: bytes) -> Incoming:
+    return Incoming(body=body, content_type="text/plain", event=codec.parse(body))
+
+
+def store(engine: Engine, *items: Incoming) -> list[tuple[int, Disposition]]:
+    with session_scope(engine) as session:
+        return [(s.delivery_id, s.disposition) for s in store_batch(session, items, now=NOW)]
+
+
+def deliveries(engine: Engine) -> list[Delivery]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(Delivery).order_by(col(Delivery.id))).all())
+
+
+def test_new_events_are_pending_with_their_ordering_key(engine: Engine) -> None:
+    """Each new event becomes one PENDING delivery keyed by its object."""
+    results = store(engine, incoming(10, entity=1), incoming(11, entity=2))
+    assert [d for _, d in results] == [Disposition.ACCEPTED, Disposition.ACCEPTED]
+    rows = deliveries(engine)
+    assert [(r.status, r.entity_key, r.dedupe_key, r.origin) for r in rows] == [
+        (DeliveryStatus.PENDING, "PARTS:1", "ion:10", "ion"),
+        (DeliveryStatus.PENDING, "PARTS:2", "ion:11", "ion"),
+    ]
+    assert rows[0].body == incoming(10).body
+
+
+def test_duplicates_are_answered_with_the_first_delivery(engine: Engine) -> None:
+    """The same event again, in the same batch or later, is not stored twice."""
+    first = store(engine, incoming(10), incoming(10))
+    again = store(engine, incoming(10))
+    assert first[1] == (first[0][0], Disposition.DUPLICATE)
+    assert again == [(first[0][0], Disposition.DUPLICATE)]
+    assert len(deliveries(engine)) == 1
+
+
+def test_older_event_after_a_newer_one_is_superseded(engine: Engine) -> None:
+    """An event older than the object's watermark is stored but never sent."""
+    store(engine, incoming(20, entity=5))
+    results = store(engine, incoming(19, entity=5), incoming(21, entity=5), incoming(3, entity=6))
+    assert [d for _, d in results] == [
+        Disposition.SUPERSEDED,
+        Disposition.ACCEPTED,
+        Disposition.ACCEPTED,
+    ]
+    rows = {r.event_id: r for r in deliveries(engine)}
+    assert rows[19].status == DeliveryStatus.SUPERSEDED
+    assert rows[19].completed_at is not None
+    with session_scope(engine) as session:
+        mark = session.get(EntityWatermark, "PARTS:5")
+        assert mark is not None
+        assert mark.last_event_id == 21
+
+
+def test_superseded_within_one_batch(engine: Engine) -> None:
+    """Order inside a batch is arrival order: a newer then an older event of one object."""
+    results = store(engine, incoming(8, entity=1), incoming(7, entity=1))
+    assert [d for _, d in results] == [Disposition.ACCEPTED, Disposition.SUPERSEDED]
+
+
+def test_pass_through_is_deduplicated_by_its_bytes(engine: Engine) -> None:
+    """An unparsed body is stored once per distinct byte string, without an ordering key."""
+    results = store(engine, raw(b"\xff garbage"), raw(b"\xff garbage"), raw(b"other"))
+    assert [d for _, d in results] == [
+        Disposition.ACCEPTED,
+        Disposition.DUPLICATE,
+        Disposition.ACCEPTED,
+    ]
+    rows = deliveries(engine)
+    assert [r.body for r in rows] == [b"\xff garbage", b"other"]
+    assert all(r.entity_key is None and r.dedupe_key.startswith("sha256:") for r in rows)  # type: ignore[union-attr]
+
+
+def test_group_commit_answers_each_request_after_its_batch(engine: Engine) -> None:
+    """Concurrent submissions are committed in batches and each learns its own fate."""
+
+    async def run() -> list[Disposition]:
+        writer = IngestWriter(engine, clock=lambda: NOW)
+        await writer.start()
+        try:
+            items = [incoming(i, entity=i % 7) for i in range(1, 201)] + [incoming(5)]
+            stored = await asyncio.gather(*(writer.submit(item) for item in items))
+        finally:
+            await writer.stop()
+        return [s.disposition for s in stored]
+
+    dispositions = asyncio.run(run())
+    assert dispositions[:200] == [Disposition.ACCEPTED] * 200
+    assert dispositions[200] is Disposition.DUPLICATE
+    assert len(deliveries(engine)) == 200
+
+
+def test_two_writers_racing_store_each_event_once(database_url: str) -> None:
+    """Two processes' writers receiving the same events store each exactly once, in order."""
+    from bridge.store.db import make_engine
+
+    engines = [make_engine(database_url), make_engine(database_url)]
+
+    async def run() -> list[Disposition]:
+        writers = [IngestWriter(e, clock=lambda: NOW) for e in engines]
+        for writer in writers:
+            await writer.start()
+        try:
+            jobs = [
+                writer.submit(incoming(i, entity=i % 3)) for i in range(1, 81) for writer in writers
+            ]
+            stored = await asyncio.gather(*jobs)
+        finally:
+            for writer in writers:
+                await writer.stop()
+        return [s.disposition for s in stored]
+
+    try:
+        dispositions = asyncio.run(run())
+    finally:
+        for e in engines:
+            e.dispose()
+    engine = make_engine(database_url)
+    rows = deliveries(engine)
+    engine.dispose()
+    assert len(rows) == 80
+    assert dispositions.count(Disposition.DUPLICATE) == 80
+    forwarded = [r.event_id for r in rows if r.status == DeliveryStatus.PENDING]
+    for entity in range(3):
+        ids = [r.id for r in rows if r.entity_id == str(entity) and r.event_id in forwarded]
+        events = [r.event_id for r in sorted(rows, key=lambda r: r.id or 0) if r.id in ids]
+        assert events == sorted(events)
