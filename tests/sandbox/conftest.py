@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,19 +21,12 @@ from starlette.routing import Route
 
 from bridge.sandbox.ion import TOKEN_PATHS, IonWorld, create_app
 from bridge.sandbox.serving import serving
-
-#: ION's reference schema beside the repository: `<somewhere>/main` and `<somewhere>/shared`.
-SHARED_ION_SCHEMA = Path(__file__).resolve().parents[2] / ".." / "shared" / "ion-schema"
+from tests.conftest import require_shared
 
 
 def shared_ion_schema() -> Path:
     """The shared ION schema folder: a failure in CI when it is missing, a skip elsewhere."""
-    if not SHARED_ION_SCHEMA.is_dir():
-        reason = f"the shared ION schema is missing at {SHARED_ION_SCHEMA.resolve()}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return SHARED_ION_SCHEMA.resolve()
+    return require_shared("ion-schema")
 
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"  # IonWorld's default API key

@@ -5,20 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from graphql import GraphQLSchema, build_schema, parse, validate
 
 from bridge.sandbox.scenario import load_document
-from graphql import GraphQLSchema, build_schema, parse, validate
+from tests.conftest import require_shared
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = sorted((ROOT / "graphql" / "sandbox").glob("*.graphql"))
-EXCERPT = ROOT.parent / "shared" / "ion-schema" / "ion-excerpt.graphql"
 
 
 @pytest.fixture(scope="module")
 def schema() -> GraphQLSchema:
-    if not EXCERPT.is_file():
-        pytest.skip(f"ION schema excerpt not found at {EXCERPT}")
-    return build_schema(EXCERPT.read_text(encoding="utf-8"))
+    excerpt = require_shared("ion-schema", "ion-excerpt.graphql")
+    return build_schema(excerpt.read_text(encoding="utf-8"))
 
 
 def test_there_are_documents() -> None:
