@@ -1,14 +1,16 @@
-"""`bridge demo`: play one scripted day of ION activity and show how much of it Violet got right.
+"""`bridge demo`'s machinery: stand-ins, wirings, one scripted day played per wiring, measured.
 
 A *wiring* is how ION's changes reach Violet. `direct` is Violet's documented setup: an ION
 webhook receiver with only `name` and `webhookUri` (Violet's capability URL), subscribed to CREATE
-and UPDATE of every resource. Each wiring gets its own fresh pair of stand-ins and the same day
-(same seed), so the columns of the table differ only by the wiring. A second column, "through the
-bridge", is a second `Wire` passed to `run_demo`.
+and UPDATE of every resource. "through the bridge" (`bridge.sandbox.through_bridge`) puts
+`bridge setup` and `bridge serve` in between. Each wiring gets its own fresh pair of stand-ins and
+the same day (same seed), so the columns of the table differ only by the wiring.
 
 A `Wire` is a context manager factory: entering it connects ION to Violet for the given stand-ins
 and yields a `settle` callable, which `run_wiring` calls once ION's own webhook queue has drained,
-to let whatever sits in between finish (an outbox, a reconciliation run) before measuring.
+to let whatever sits in between finish (an outbox, a reconciliation run) before measuring. It may
+return a `Settled`: how long Violet took to become right, and more to report under the table.
+`bridge.sandbox.cli.run_demo` plays the wirings and tells the story around the table.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from rich.console import Console
+from rich.console import RenderableType
 
 from bridge.sandbox.ion import IonWorld, Limitations
 from bridge.sandbox.ion import create_app as create_ion_app
-from bridge.sandbox.report import Convergence, compare, fetch_truth, fetch_view, render_table
+from bridge.sandbox.report import Convergence, compare, fetch_truth, fetch_view
 from bridge.sandbox.scenario import TOKEN_PATH, DayReport, load_document, play_day
 from bridge.sandbox.serving import ServerThread
 from bridge.sandbox.violet import VioletWorld
@@ -37,6 +39,10 @@ RESOURCES = ("PURCHASE_ORDERS", "PURCHASE_ORDER_LINES", "LOCATIONS", "SUPPLIERS"
 #: Short retry delays keep the demo quick; ION's real schedule is minutes long.
 RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0)
 SETTLE_DELAY = 0.5
+#: Seconds between the day's user actions. At full speed the whole day lands in a few seconds,
+#: and a bridge sharing this process's one core with both stand-ins and the users falls behind
+#: the burst; a steady pace (still far busier than a real factory) shows its normal latency.
+PACE_SECONDS = 0.025
 QUIET_TIMEOUT = 30.0
 
 
@@ -61,8 +67,21 @@ class StandIns:
         return f"{self.ion_url}{TOKEN_PATH}"
 
 
-Settle = Callable[[], None]
+@dataclass(frozen=True, kw_only=True)
+class Settled:
+    """What a wiring's settle step measured, and what it has to say under the table."""
+
+    #: Seconds from ION's last change until Violet held ION's truth on every tracked field;
+    #: None when that did not happen within `bound` seconds of the change.
+    converged_after: float | None
+    bound: float  # one reconciliation interval
+    report: tuple[RenderableType, ...] = ()
+
+
+#: A settle step returning None (the direct wiring) has nothing to measure or report.
+Settle = Callable[[], Settled | None]
 Wire = Callable[[StandIns], AbstractContextManager[Settle]]
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +90,30 @@ class WiringResult:
     convergence: Convergence
     day: DayReport
     seconds: float
+    settled: Settled | None = None
+
+    @property
+    def ok(self) -> bool:
+        """A wiring that settles promises 100 % within its bound; one that does not, nothing."""
+        settled = self.settled
+        return settled is None or (
+            self.convergence.converged and settled.converged_after is not None
+        )
+
+    def verdict(self) -> str:
+        total, settled = self.convergence.total, self.settled
+        if settled is None:
+            return f"wired {self.name}, {total.percent:.1f} % of the tracked fields are right"
+        if settled.converged_after is None or not self.ok:
+            return (
+                f"{self.name}, Violet was not right on every tracked field within "
+                f"{settled.bound:g} s of ION's last change ({total.wrong} wrong at the end)"
+            )
+        return (
+            f"{self.name}, Violet holds ION's truth on every tracked field "
+            f"{settled.converged_after:.1f} s after ION's last change (within one "
+            f"{settled.bound:g} s reconciliation interval)"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +124,15 @@ class DemoResult:
     @property
     def columns(self) -> dict[str, Convergence]:
         return {name: result.convergence for name, result in self.wirings.items()}
+
+    @property
+    def ok(self) -> bool:
+        return all(result.ok for result in self.wirings.values())
+
+    def verdict(self) -> str:
+        """One line: the wirings that settle (the bridge) first, then the others."""
+        ordered = sorted(self.wirings.values(), key=lambda result: result.settled is None)
+        return "Verdict: " + "; ".join(result.verdict() for result in ordered) + "."
 
 
 @contextmanager
@@ -172,10 +224,13 @@ def run_wiring(
     operations: int = 300,
     limitations: Limitations | None = None,
     pause: float = 0.0,
+    progress: Progress | None = None,
 ) -> WiringResult:
     """Play the day against fresh stand-ins joined by `wire`; compare Violet's view with ION."""
+    say = progress or (lambda _: None)
     started = time.monotonic()
     with stand_ins(limitations=limitations) as stands, wire(stands) as settle:
+        say(f"  playing {operations} operations of ION activity")
         day = asyncio.run(
             play_day(
                 stands.ion_url,
@@ -186,35 +241,11 @@ def run_wiring(
                 pause=pause,
             )
         )
+        say(f"  done in {day.seconds:.1f} s; waiting for ION's webhook queue to drain")
         wait_for_ion_quiet(stands, day_ended=time.monotonic())
-        settle()
+        settled = settle()
         convergence = compare(fetch_truth(stands.ion_url), fetch_view(stands.violet_url))
+    seconds = time.monotonic() - started
     return WiringResult(
-        name=name, convergence=convergence, day=day, seconds=time.monotonic() - started
+        name=name, convergence=convergence, day=day, seconds=seconds, settled=settled
     )
-
-
-def run_demo(
-    *,
-    seed: int = 7,
-    operations: int = 300,
-    console: Console,
-    wirings: Mapping[str, Wire] | None = None,
-) -> DemoResult:
-    """Play the day once per wiring (default: only `direct`) and print the convergence table."""
-    started = time.monotonic()
-    results: dict[str, WiringResult] = {}
-    for name, wire in (wirings or {"direct": direct}).items():
-        with console.status(f"playing {operations} operations of ION activity, wired {name}…"):
-            results[name] = run_wiring(name, wire, seed=seed, operations=operations)
-        day = results[name].day
-        console.print(f"[bold]{name}[/]: {day.operations} operations in {day.seconds:.1f}s")
-        console.print(", ".join(f"{k} {v}" for k, v in day.counts.items()), style="dim")
-    result = DemoResult(wirings=results, seconds=time.monotonic() - started)
-    console.print(render_table(result.columns))
-    console.print(
-        "ION's webhook limitations were on: no event for a new PO line, empty → populated "
-        "left out of `changes`, linked objects as ids only, some fields filled after creation.",
-        style="dim",
-    )
-    return result

@@ -1,16 +1,19 @@
-"""The demo's wirings: ION straight into Violet, with and without ION's limitations."""
+"""The demo's direct wiring (ION straight into Violet, with and without ION's limitations), the
+`bridge sandbox` command, and the demo's verdict when a wiring does not settle."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
 from bridge.errors import UsageError
-from bridge.sandbox.cli import _serve, demo, environment
-from bridge.sandbox.demo import direct, run_demo, run_wiring
+from bridge.sandbox.cli import _serve, demo, environment, run_demo
+from bridge.sandbox.demo import Settle, Settled, StandIns, direct, run_wiring
 from bridge.sandbox.ion import IonWorld, Limitations
 from bridge.sandbox.violet import VioletWorld
 
@@ -24,20 +27,33 @@ ALL_OFF = Limitations(
 
 def test_direct_wiring_shows_the_gaps() -> None:
     """Wired straight to Violet, PO lines and ship-to addresses are wrong in Violet's view."""
-    console = Console(width=140, record=True)
-    result = run_demo(seed=7, operations=120, console=console)
-    direct_result = result.columns["direct"]
-    lines = direct_result.resources["PURCHASE_ORDER_LINES"]
+    result = run_wiring("direct", direct, seed=7, operations=120)
+    lines = result.convergence.resources["PURCHASE_ORDER_LINES"]
     assert lines.percent < 90
-    orders = direct_result.resources["PURCHASE_ORDERS"]
+    orders = result.convergence.resources["PURCHASE_ORDERS"]
     assert orders.wrong > 0
     wrong_fields = {d.field for d in orders.differences}
     assert "shipToLocation.address" in wrong_fields or "shipToLocation.name" in wrong_fields
-    assert not direct_result.converged
+    assert not result.convergence.converged
+    assert result.settled is None
+    assert result.ok  # direct promises nothing, so it cannot fail the verdict
+
+
+@contextmanager
+def _claims_to_settle(stands: StandIns) -> Iterator[Settle]:
+    """The direct wiring, pretending to be one that settles: it never gets Violet right."""
+    with direct(stands) as _:
+        yield lambda: Settled(converged_after=None, bound=1.0)
+
+
+def test_a_wiring_that_does_not_settle_fails_the_verdict() -> None:
+    """A wiring that promised to settle but left fields wrong makes the verdict say so."""
+    console = Console(width=100, record=True)
+    result = run_demo(operations=20, console=console, wirings={"broken": _claims_to_settle})
+    assert not result.ok
     text = console.export_text()
-    assert "direct" in text
-    assert "PURCHASE_ORDER_LINES" in text
-    assert result.seconds < 30
+    assert "Verdict: broken, Violet was not right on every tracked field within 1 s" in text
+    assert "[1/1] broken" in text
 
 
 def test_without_limitations_direct_wiring_converges() -> None:
