@@ -12,8 +12,6 @@ import hmac
 import itertools
 import json
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from bridge.sandbox.violet import create_app as create_violet_app
 from bridge.settings import Settings, load_settings
 from bridge.store.db import make_engine, session_scope
 from bridge.store.models import Delivery, ReceiverCredential
+from tests.waiting import wait_until  # noqa: F401  (re-exported for the tests here)
 
 _event_ids = itertools.count(1000)
 _schemas = itertools.count()
@@ -89,19 +88,6 @@ FAST: dict[str, Any] = {
     "shutdown_grace_seconds": 2.0,
     "log_level": "warning",
 }
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "it") -> Any:
-    """Poll `condition` until it is truthy (returned); fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        tick.wait(0.01)
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:

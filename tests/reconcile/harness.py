@@ -4,9 +4,7 @@ changes through its GraphQL API, the outbox read back, and Violet's record model
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +22,7 @@ from bridge.sandbox.serving import serving
 from bridge.settings import Settings, load_settings
 from bridge.store.db import session_scope
 from bridge.store.models import Delivery, DeliveryStatus
+from tests.waiting import wait_until  # noqa: F401  (re-exported for the tests here)
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 TYPENAMES = {
@@ -32,19 +31,6 @@ TYPENAMES = {
     "LOCATIONS": "Location",
     "SUPPLIERS": "Supplier",
 }
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "it") -> Any:
-    """Poll `condition` until truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        pause.wait(0.02)
 
 
 @dataclass

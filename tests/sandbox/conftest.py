@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from starlette.routing import Route
 from bridge.sandbox.ion import TOKEN_PATHS, IonWorld, create_app
 from bridge.sandbox.serving import serving
 from tests.conftest import require_shared
+from tests.waiting import wait_until
 
 
 def shared_ion_schema() -> Path:
@@ -40,19 +40,6 @@ SUBSCRIPTION_MUTATION = """
 mutation($input: CreateWebhookSubscriptionInput!) {
   createWebhookSubscription(input: $input) { webhookSubscription { id _etag active } }
 }"""
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        pause.wait(0.01)
 
 
 class IonStandin:
