@@ -1,0 +1,1 @@
+"""The bench's sections, one module each: `run(ctx) -> SectionResult`."""

@@ -1,0 +1,215 @@
+"""Ingest: ION webhooks per second `POST /webhooks/ion` accepts with durable storage.
+
+Measured side by side in one run, under the same generator, each server in its own process:
+
+- `ceiling`: a raw asyncio responder that does no HTTP work: the generator's own limit;
+- `bare`: a bare Starlette endpoint under the same uvicorn as `bridge serve`;
+- `sqlite`, `postgresql`: `bridge serve` checking signatures and committing every delivery
+  before answering. Its destination starts paused (as after a 410), so the delivery worker sends
+  nothing and the figure is the inbox's alone;
+- `<backend>+forwarding`: the same at saturation with the worker forwarding every delivery to a
+  Violet stand-in meanwhile, as in production (both share one process and its GIL).
+
+Each server is driven closed-loop to saturation, then open-loop at half of its own saturation
+rate, where latency is taken from the scheduled send time. After the bridge runs, every
+acknowledged event id is looked up in the database: an acknowledged delivery missing there would
+be a broken promise, and is reported as such.
+
+data: {"connections": int, "servers": {name: {"saturation": summary, "half": summary}},
+       "unstored": {backend: int}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import text
+
+from bridge.bench.bridgeproc import Credential
+from bridge.bench.context import BenchContext, bridge_process, server_process, violet_process
+from bridge.bench.loadgen import run_load
+from bridge.bench.results import SectionResult
+from bridge.bench.spec import LoadResult, LoadSpec, RequestSpec, summarize
+from bridge.store.db import make_engine
+
+CONNECTIONS = 16
+PATH = "/webhooks/ion"
+
+
+class _Driver:
+    """Runs the generator against one server, giving each run fresh event ids."""
+
+    def __init__(self, ctx: BenchContext) -> None:
+        self.ctx = ctx
+        self.next_event_id = 1_000_000
+        self.acknowledged: list[int] = []
+
+    def load(
+        self, port: int, cpu: Callable[[], float], credential: Credential | None, **mode: Any
+    ) -> tuple[LoadResult, dict[str, Any]]:
+        seconds = self.ctx.pick(5.0, 1.5)
+        warmup = self.ctx.pick(1.0, 0.3)
+        request = RequestSpec(
+            port=port,
+            path=PATH,
+            kind="ion",
+            secret=credential.secret if credential else None,
+            header=credential.header if credential else None,
+            first_event_id=self.next_event_id,
+        )
+        spec = LoadSpec(
+            request=request,
+            seconds=seconds,
+            warmup_seconds=warmup,
+            record_sends=credential is not None,
+            **mode,
+        )
+        self.next_event_id += 10_000_000  # more than any run can send
+        before = cpu()
+        result = run_load(spec)
+        share = (cpu() - before) / (seconds + warmup)
+        self.acknowledged.extend(s.event_id for s in result.sends if 200 <= s.status < 300)
+        return result, summarize(result, server_cpu=share)
+
+    def saturate(
+        self, port: int, cpu: Callable[[], float], credential: Credential | None = None
+    ) -> tuple[LoadResult, dict[str, Any]]:
+        """The best of the saturation runs (the machine is shared: noise only ever slows)."""
+        best = self.load(port, cpu, credential, mode="closed", connections=CONNECTIONS)
+        for _ in range(int(self.ctx.pick(2, 1)) - 1):
+            outcome = self.load(port, cpu, credential, mode="closed", connections=CONNECTIONS)
+            if outcome[0].rate > best[0].rate:
+                best = outcome
+        return best
+
+    def measure(
+        self, port: int, cpu: Callable[[], float], credential: Credential | None = None
+    ) -> dict[str, Any]:
+        """Saturation, then an open-loop run at half that rate."""
+        best = self.saturate(port, cpu, credential)
+        half_rate = max(best[0].rate / 2, 10.0)
+        _, half = self.load(port, cpu, credential, mode="open", rate=half_rate, connections=64)
+        half["offered_rate"] = round(half_rate, 1)
+        return {"saturation": best[1], "half": half}
+
+
+def _unstored(database_url: str, acknowledged: list[int]) -> int:
+    """How many acknowledged event ids are not in the bridge's database."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            stored = {row[0] for row in connection.execute(text("select event_id from deliveries"))}
+    finally:
+        engine.dispose()
+    return len(set(acknowledged) - stored)
+
+
+def run(ctx: BenchContext) -> SectionResult:
+    result = SectionResult(name="ingest")
+    driver = _Driver(ctx)
+    servers: dict[str, dict[str, Any]] = {}
+    unstored: dict[str, int] = {}
+    with server_process(ctx, "raw", "bridge.bench.bare", ["--raw"]) as raw:
+        outcome = driver.load(
+            raw.port, raw.cpu_seconds, None, mode="closed", connections=CONNECTIONS
+        )
+        servers["ceiling"] = {"saturation": outcome[1]}
+    with server_process(ctx, "bare", "bridge.bench.bare", []) as bare:
+        servers["bare"] = driver.measure(bare.port, bare.cpu_seconds)
+    credential = Credential()
+    for backend in ctx.backends():
+        with violet_process(ctx) as violet:
+            with bridge_process(ctx, backend, violet, paused=True) as bridge:
+                driver.acknowledged = []
+                servers[backend] = driver.measure(bridge.port, bridge.cpu_seconds, credential)
+                unstored[backend] = _unstored(bridge.database_url, driver.acknowledged)
+            with bridge_process(ctx, backend, violet) as bridge:
+                driver.acknowledged = []
+                outcome = driver.saturate(bridge.port, bridge.cpu_seconds, credential)
+                servers[f"{backend}+forwarding"] = {"saturation": outcome[1]}
+                unstored[f"{backend}+forwarding"] = _unstored(
+                    bridge.database_url, driver.acknowledged
+                )
+    result.data = {"connections": CONNECTIONS, "servers": servers, "unstored": unstored}
+    _rows(result, servers, unstored, ctx)
+    return result
+
+
+def _rows(
+    result: SectionResult,
+    servers: dict[str, dict[str, Any]],
+    unstored: dict[str, int],
+    ctx: BenchContext,
+) -> None:
+    ceiling, bare = servers["ceiling"]["saturation"], servers["bare"]["saturation"]
+    bare_half = servers["bare"]["half"]
+    result.row(
+        "generator ceiling (raw responder)",
+        ceiling["rate"],
+        "req/s",
+        f"generator CPU {ceiling['generator_cpu']:.0%}",
+    )
+    result.row(
+        "bare Starlette, saturation",
+        bare["rate"],
+        "req/s",
+        f"p99 {bare['p99_ms']} ms; generator CPU {bare['generator_cpu']:.0%}",
+    )
+    result.row(
+        "bare Starlette, half rate p50",
+        bare_half["p50_ms"],
+        "ms",
+        f"p99 {bare_half['p99_ms']} ms at {bare_half['offered_rate']:.0f}/s",
+    )
+    headroom = round(ceiling["rate"] / bare["rate"], 2) if bare["rate"] else None
+    result.target(
+        "load generator is not the bottleneck",
+        "ceiling ≥ 1.5 × bare",
+        headroom,
+        headroom is not None and headroom >= 1.5,
+    )
+    for backend in ("sqlite", "postgresql"):
+        if backend not in servers:
+            result.row(f"bridge on {backend}", None, "", f"skipped: {ctx.postgres_problem}")
+            continue
+        saturation, half = servers[backend]["saturation"], servers[backend]["half"]
+        forwarding = servers[f"{backend}+forwarding"]["saturation"]
+        ratio = round(saturation["rate"] / bare["rate"], 2) if bare["rate"] else None
+        missing = unstored[backend] + unstored[f"{backend}+forwarding"]
+        result.row(
+            f"bridge on {backend}, saturation",
+            saturation["rate"],
+            "req/s",
+            f"{ratio} × bare; p99 {saturation['p99_ms']} ms; "
+            f"bridge CPU {saturation.get('server_cpu', 0):.0%}",
+        )
+        result.row(
+            f"bridge on {backend}, half rate p50",
+            half["p50_ms"],
+            "ms",
+            f"p99 {half['p99_ms']} ms at {half['offered_rate']:.0f}/s",
+        )
+        result.row(
+            f"bridge on {backend} + worker forwarding, saturation",
+            forwarding["rate"],
+            "req/s",
+            f"p99 {forwarding['p99_ms']} ms (ingest and forward share a process)",
+        )
+        result.row(f"bridge on {backend}, acknowledged but not stored", missing, "", "must be 0")
+        if backend == "sqlite":
+            result.target(
+                "ingest on SQLite vs bare",
+                "≥ 0.5 × bare",
+                ratio,
+                ratio is not None and ratio >= 0.5,
+            )
+            result.target(
+                "ingest p99 at half saturation (SQLite)",
+                "< 25 ms",
+                half["p99_ms"],
+                half["p99_ms"] is not None and half["p99_ms"] < 25,
+            )
+        result.target(
+            f"ingest on {backend}: acknowledged = stored", "0 missing", missing, missing == 0
+        )

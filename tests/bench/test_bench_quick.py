@@ -1,0 +1,54 @@
+"""`python -m bridge.bench --quick` end to end: every section present, the JSON and the PNG
+written, and the correctness figures the bench checks on the way (nothing lost) all zero."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bridge.bench.__main__ import _parse
+from bridge.bench.results import SECTIONS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_unknown_section_is_a_usage_error() -> None:
+    """`--only` names sections; a wrong name exits with status 2 and the list of names."""
+    with pytest.raises(SystemExit) as exited:
+        _parse(["--only", "ingest,nope"])
+    assert exited.value.code == 2
+
+
+def test_only_keeps_the_bench_order() -> None:
+    """`--only forward,ingest` runs ingest first, as the full bench would."""
+    assert _parse(["--only", "forward,ingest"]).sections == ["ingest", "forward"]
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
+    """The quick bench runs every section and writes latest.json and latest.png."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bridge.bench", "--quick", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert list(report["sections"]) == list(SECTIONS)
+    for name, section in report["sections"].items():
+        assert section["status"] in ("ok", "skipped"), (name, section["reason"])
+        if section["status"] == "ok":
+            assert section["rows"], name
+            assert section["targets"], name
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "latest.png").read_bytes()[:4] == b"\x89PNG"
+    sections = report["sections"]
+    assert set(sections["ingest"]["data"]["unstored"].values()) == {0}
+    assert all(fig["lost"] == 0 for fig in sections["forward"]["data"]["backends"].values())
+    assert sections["latency"]["data"]["lost"] == 0
