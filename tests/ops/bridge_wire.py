@@ -7,7 +7,6 @@ day as the demo, with the bridge in between, the status page installed and an al
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from bridge.settings import Settings, load_settings
 from bridge.store.db import session_scope
 from bridge.store.models import Delivery, DeliveryStatus
 from bridge.ui.drift import DriftReport
+from tests.waiting import wait_until
 
 ADMIN_TOKEN = "wire-admin-token-2b9e6f10"
 VIOLET_TOKEN = "wire-violet-capability-5e0c"
@@ -100,16 +100,14 @@ async def _setup(settings: Settings, engine: object, output: list[str]) -> None:
 
 
 def _wait_for_empty_queue(engine: object, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def drained() -> bool:
         with session_scope(engine) as session:  # type: ignore[arg-type]
             open_ = session.exec(
                 select(func.count()).where(col(Delivery.status).in_(DeliveryStatus.OPEN))
             ).one()
-        if open_ == 0:
-            return
-        time.sleep(0.05)
-    raise TimeoutError("the bridge's queue did not drain")
+        return bool(open_ == 0)
+
+    wait_until(drained, timeout, "the bridge's queue to drain")
 
 
 def exercise(url: str, stands: StandIns) -> None:
@@ -140,10 +138,8 @@ def exercise(url: str, stands: StandIns) -> None:
 def _wait_for_status(
     client: httpx.Client, auth: dict[str, str], delivery_id: int, status: str
 ) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def reached() -> bool:
         shown = client.get(f"/api/events/{delivery_id}", headers=auth).json()
-        if shown["event"]["status"] == status:
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"delivery {delivery_id} did not reach {status}")
+        return bool(shown["event"]["status"] == status)
+
+    wait_until(reached, 30, f"delivery {delivery_id} to reach {status}")
