@@ -52,6 +52,17 @@ def newest(old: CursorState | None, walked: Position | None) -> Position | None:
     return max(before, walked)
 
 
+def covered(walked: Position | None, since: datetime | None) -> Position | None:
+    """How far a walk got: its last row, or, when a walk bounded by `since` found nothing, `since`.
+
+    Without the second case an empty `--since` walk would store "no position", and the next run
+    would walk the whole resource again as if nothing had been seen before `since`.
+    """
+    if walked is None and since is not None:
+        return Position(at=as_utc(since), id=0)
+    return walked
+
+
 def save_cursor(engine: Engine, name: str, position: Position | None, now: datetime) -> None:
     with write_scope(engine) as session:
         row = session.get(Cursor, name) or Cursor(resource=name, updated_at=now)

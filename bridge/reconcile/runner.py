@@ -28,7 +28,7 @@ from bridge.delivery.serial import write_scope
 from bridge.errors import BridgeError
 from bridge.reconcile import disappeared
 from bridge.reconcile.catalog import SPECS
-from bridge.reconcile.cursors import load_cursor, newest, save_cursor
+from bridge.reconcile.cursors import covered, load_cursor, newest, save_cursor
 from bridge.reconcile.locks import RunLock
 from bridge.reconcile.sync import Mode, Reconciler, Tally, polling_mode
 from bridge.reconcile.walk import REQUESTS, Position, pages, walk_start
@@ -201,7 +201,11 @@ class Runner:
                 counts.setdefault("disappeared", {})[resource] = gone
         if not options.dry_run:
             await anyio.to_thread.run_sync(
-                save_cursor, reconciler.engine, resource, newest(cursor, last), reconciler.clock()
+                save_cursor,
+                reconciler.engine,
+                resource,
+                newest(cursor, covered(last, since)),
+                reconciler.clock(),
             )
 
     def _record_start(self, options: RunOptions, started: datetime) -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from bridge.errors import IonRejected
 from bridge.reconcile.catalog import SPECS, resolve
-from bridge.reconcile.cursors import CursorState, newest
+from bridge.reconcile.cursors import CursorState, covered, newest
 from bridge.reconcile.walk import Position, keyset_filter, pages, sort_for, walk_start
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -120,3 +120,13 @@ def test_resolve_orders_linked_resources_first_and_names_bad_ones() -> None:
     assert resolve(["PURCHASE_ORDER", "LOCATIONS"], setting="X") == ["LOCATIONS", "PURCHASE_ORDERS"]
     with pytest.raises(Exception, match="RUNS"):
         resolve(["RUNS"], setting="X")
+
+
+def test_an_empty_walk_from_since_still_covers_since() -> None:
+    """A `--since` walk that finds nothing records `since`, so the next run does not walk it all."""
+    since = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+    last = Position(at=since + timedelta(minutes=5), id=7)
+    assert covered(None, since) == Position(at=since, id=0)
+    assert covered(last, since) == last
+    assert covered(None, None) is None  # a first walk of an empty resource: nothing seen yet
+    assert newest(CursorState(position=last), covered(None, since)) == last
