@@ -55,7 +55,6 @@ def test_day_covers_every_kind_of_operation() -> None:
         "change_line_quantity",
     }
     assert all(truth[resource] for resource in truth)
-    assert report.seconds < 20
 
 
 def test_different_seed_different_truth() -> None:
