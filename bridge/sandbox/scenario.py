@@ -16,7 +16,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,23 +23,16 @@ from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 
+from bridge.resources import graphql_document
+
 TOKEN_PATH = "/realms/api-keys/protocol/openid-connect/token"  # noqa: S105 -- a URL path
 _UPDATE_ATTEMPTS = 8
 STATUSES = ("DRAFT", "REQUESTED", "APPROVED", "ORDERED", "RECEIVED")
-_GRAPHQL_DIRS = (
-    Path(__file__).resolve().parents[2] / "graphql" / "sandbox",  # a source checkout
-    Path(__file__).resolve().parents[1] / "_data" / "graphql" / "sandbox",  # an installed wheel
-)
 
 
-@cache
 def load_document(name: str) -> str:
-    """The GraphQL operation `name` from `graphql/sandbox/<name>.graphql`."""
-    for folder in _GRAPHQL_DIRS:
-        path = folder / f"{name}.graphql"
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    raise FileNotFoundError(f"no GraphQL document named {name}")
+    """The GraphQL operation `name` (the scenario's documents live in `graphql/sandbox/`)."""
+    return graphql_document(name)
 
 
 @cache
