@@ -4,8 +4,6 @@ HTTP, provisioned with `bridge setup`'s code) -> Violet stand-in."""
 from __future__ import annotations
 
 import asyncio
-import json
-import statistics
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -16,7 +14,6 @@ import httpx
 
 from bridge.app import create_app
 from bridge.bootstrap import Bridge, build_bridge, migrate
-from bridge.clock import parse_iso
 from bridge.ion.client import IonClient
 from bridge.provision.run import run_setup
 from bridge.reconcile.service import ReconcileService, service_of
@@ -55,15 +52,6 @@ class Stack:
         started = time.monotonic()
         wait_until(lambda: not self.wrong(), timeout, "Violet to hold ION's truth")
         return time.monotonic() - started
-
-    def forwarding_latency(self) -> float:
-        """Median seconds from ION's event to Violet receiving it, for forwarded events."""
-        seconds = []
-        for request in self.violet.requests():
-            if request["headers"].get("x-bridge-origin") == "ion":
-                body = json.loads(request["body"])
-                seconds.append(request["time"] - parse_iso(body["timestamp"]).timestamp())
-        return statistics.median(seconds)
 
     def stop_bridge(self) -> None:
         self.server.stop()
