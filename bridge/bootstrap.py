@@ -25,7 +25,9 @@ from sqlalchemy.engine import Connection, Engine
 from starlette.routing import BaseRoute
 
 from bridge.clock import utcnow
+from bridge.delivery.claims import Outgoing
 from bridge.delivery.config import WorkerConfig
+from bridge.delivery.sender import VioletSender
 from bridge.delivery.worker import Worker
 from bridge.hooks import Hook, HookRunner
 from bridge.inbox import routes as inbox
@@ -38,7 +40,6 @@ from bridge.metrics import Metrics
 from bridge.settings import Settings
 from bridge.store.db import is_sqlite, make_engine
 from bridge.store.migrate import upgrade
-from bridge.store.models import Delivery
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +59,7 @@ class Bridge:
       each *new* parsed ION event (not duplicates, not pass-throughs). An event older than one
       already accepted for its object arrives with ``event.superseded == True``: it was stored
       but will not be forwarded, and the object should be repaired.
-    - ``on_delivered: list[Callable[[Delivery], Awaitable[None] | None]]`` — after Violet
+    - ``on_delivered: list[Callable[[Outgoing], Awaitable[None] | None]]`` — after Violet
       answered 2xx to a delivery (the row as settled).
     - ``on_startup`` / ``on_shutdown: list[Callable[[], Awaitable[None]]]`` — run by the app's
       lifespan after / before the inbox and worker start / stop (e.g. a scheduler).
@@ -70,7 +71,7 @@ class Bridge:
 
     settings: Settings
     engine: Engine
-    http: httpx.AsyncClient
+    sender: VioletSender
     metrics: Metrics
     writer: IngestWriter
     worker: Worker
@@ -79,7 +80,7 @@ class Bridge:
     clock: Callable[[], datetime] = utcnow
     reconcile: bool = True
     on_ingested: list[Hook[IonEvent]] = field(default_factory=list)
-    on_delivered: list[Hook[Delivery]] = field(default_factory=list)
+    on_delivered: list[Hook[Outgoing]] = field(default_factory=list)
     on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     routes: list[BaseRoute] = field(default_factory=list)
@@ -124,7 +125,8 @@ class Bridge:
 
     async def stop(self) -> None:
         """Graceful: hooks' services first, then the worker (finish or release in-flight
-        sends), then the writer (commit what is queued), then the HTTP client and engine."""
+        sends, close its HTTP client), then the writer (commit what is queued), then the
+        engine."""
         self.draining = True
         for callback in reversed(self.on_shutdown):
             try:
@@ -134,7 +136,6 @@ class Bridge:
         await self.worker.stop()
         await self.writer.stop()
         await self.hooks.drain(self.settings.shutdown_grace_seconds)
-        await self.http.aclose()
         if self._sqlite_keeper is not None:
             self._sqlite_keeper.close()
         await asyncio.to_thread(self.engine.dispose)
@@ -159,7 +160,6 @@ def build_bridge(
     settings: Settings,
     *,
     clock: Callable[[], datetime] = utcnow,
-    transport: httpx.AsyncBaseTransport | None = None,
     credentials: Loader | None = None,
     reconcile: bool = True,
     run_migrations: bool = True,
@@ -167,8 +167,8 @@ def build_bridge(
 ) -> Bridge:
     """Build (not start) the bridge. ConfigError for settings that cannot work.
 
-    `transport` replaces the network under the Violet client (tests); `credentials` replaces the
-    database's receiver credentials (tools that check signatures without provisioning).
+    `credentials` replaces the database's receiver credentials (tools that check signatures
+    without provisioning).
     """
     config = WorkerConfig.from_settings(settings)
     register_secret(config.url, *(s.get_secret_value() for s in _secrets(settings)))
@@ -178,12 +178,11 @@ def build_bridge(
     keeper = engine.connect() if is_sqlite(engine) else None
     metrics = Metrics()
     hooks = HookRunner()
-    limits = httpx.Limits(max_connections=max(config.concurrency, 1) * 2)
-    http = httpx.AsyncClient(transport=transport, limits=limits, verify=_tls_context())
-    on_delivered: list[Hook[Delivery]] = []
+    sender = VioletSender(config, tls=_tls_context())
+    on_delivered: list[Hook[Outgoing]] = []
     worker = Worker(
         engine,
-        http,
+        sender,
         config,
         metrics=metrics,
         clock=clock,
@@ -196,7 +195,7 @@ def build_bridge(
     bridge = Bridge(
         settings=settings,
         engine=engine,
-        http=http,
+        sender=sender,
         metrics=metrics,
         writer=writer,
         worker=worker,

@@ -37,6 +37,9 @@ class Breaker:
     opened_at: float | None = None
     probe_in_flight: bool = False
     _results: deque[tuple[float, bool]] = field(default_factory=deque, repr=False)
+    #: Failures among `_results`, kept as they come and go: recording an answer costs the same
+    #: however many requests the window holds (a full window at 1,000/s is 60,000 entries).
+    _failures: int = field(default=0, repr=False)
 
     def allows(self, now: float) -> bool:
         """May an ordinary (non-probe) request go now?"""
@@ -68,10 +71,10 @@ class Breaker:
             # A request sent before the breaker opened: its answer is old news.
             return self.state
         self._results.append((now, ok))
+        self._failures += not ok
         self._forget(now)
-        failures = sum(1 for _, good in self._results if not good)
         total = len(self._results)
-        if total >= self.min_requests and failures / total >= self.failure_ratio:
+        if total >= self.min_requests and self._failures / total >= self.failure_ratio:
             self._open(now)
         return self.state
 
@@ -94,12 +97,15 @@ class Breaker:
         self.state = BreakerState.OPEN
         self.opened_at = now
         self._results.clear()
+        self._failures = 0
 
     def _close(self) -> None:
         self.state = BreakerState.CLOSED
         self.opened_at = None
         self._results.clear()
+        self._failures = 0
 
     def _forget(self, now: float) -> None:
         while self._results and self._results[0][0] < now - self.window_seconds:
-            self._results.popleft()
+            _, ok = self._results.popleft()
+            self._failures -= not ok

@@ -16,14 +16,26 @@ Two dialects, one rule:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import BindParameter, Table, and_, bindparam, exists, insert, or_, update
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlmodel import Session, col
 
 from bridge.store.db import is_sqlite
 from bridge.store.models import Attempt, Delivery, DeliveryStatus
@@ -32,72 +44,158 @@ from bridge.store.models import Attempt, Delivery, DeliveryStatus
 RESPONSE_LIMIT = 4096
 
 
-def _claimable_ids() -> SelectOfScalar[int | None]:
-    """Ids of due head-of-object deliveries, oldest due first (`:now`, `:limit` bound later)."""
-    earlier = aliased(Delivery)
-    now: BindParameter[datetime] = bindparam("now")
-    blocked = exists().where(
-        and_(
-            col(earlier.entity_key) == col(Delivery.entity_key),
-            col(earlier.status).in_(DeliveryStatus.OPEN),
-            col(earlier.id) < col(Delivery.id),
+@dataclass(slots=True, kw_only=True)
+class Outgoing:
+    """A claimed delivery as the worker needs it: a plain copy of the row's columns.
+
+    Built straight from the claim's RETURNING row: an ORM instance costs ~100 µs to make, which
+    at a thousand deliveries a second is a tenth of a core. The worker updates `status`,
+    `attempts`, `completed_at` and `last_status_code` after settling, for the hooks.
+    """
+
+    id: int
+    webhook_id: str
+    origin: str
+    resend_of: str | None
+    event_id: int | None
+    resource: str | None
+    action: str | None
+    entity_id: str | None
+    entity_key: str | None
+    content_type: str
+    body: bytes
+    status: str
+    attempts: int
+    received_at: datetime
+    next_attempt_at: datetime
+    completed_at: datetime | None
+    last_status_code: int | None
+
+
+# SQLModel's stubs do not declare `__table__`; the mapped tables are there at runtime.
+_ATTEMPTS = cast(Table, Attempt.__table__)  # type: ignore[attr-defined]
+_DELIVERIES = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
+_OUTGOING = [_DELIVERIES.c[item.name] for item in fields(Outgoing)]
+
+
+def _claimable_ids(status: str, due: Column[datetime]) -> Select[tuple[int]]:
+    """Ids of head-of-object deliveries in `status` whose `due` time has come, oldest due first
+    (`:now`, `:limit` bound later).
+
+    One status per query, so the range scan runs on the `(status, next_attempt_at, id)` index in
+    order and stops after `:limit` heads: the cost follows the claim's size, not the backlog's.
+    The head test is, per open status, a correlated scalar subquery for the object's smallest id
+    in that status: one descent of the `(entity_key, status, id)` index each, whatever the
+    object's history. Unlike NOT EXISTS, which PostgreSQL turns into an anti-join planned from
+    statistics, it cannot become a scan of the whole table.
+    """
+    table = _DELIVERIES
+
+    def first_in(open_status: str) -> ColumnElement[int]:
+        earlier = table.alias(f"earlier_{open_status.lower()}")
+        smallest = (
+            select(func.min(earlier.c.id))
+            .where(earlier.c.entity_key == table.c.entity_key, earlier.c.status == open_status)
+            .scalar_subquery()
         )
-    )
-    due = or_(
-        and_(col(Delivery.status) == DeliveryStatus.PENDING, col(Delivery.next_attempt_at) <= now),
-        and_(col(Delivery.status) == DeliveryStatus.SENDING, col(Delivery.lease_expires_at) <= now),
-    )
+        return func.coalesce(smallest, table.c.id)
+
     return (
-        select(col(Delivery.id))
-        .where(due, ~blocked)
-        .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
+        select(table.c.id)
+        .where(
+            table.c.status == status,
+            due <= bindparam("now"),
+            or_(
+                table.c.entity_key.is_(None),
+                and_(*(table.c.id <= first_in(s) for s in DeliveryStatus.OPEN)),
+            ),
+        )
+        .order_by(table.c.next_attempt_at, table.c.id)
         .limit(bindparam("limit"))
     )
 
 
 # Built once: the worker claims on every wake-up, and building these statements costs more
-# Python time than SQLite takes to run them.
-_IDS = _claimable_ids()
-_IDS_SKIP_LOCKED = _IDS.with_for_update(skip_locked=True)
+# Python time than SQLite takes to run them. Two sources of work: SENDING deliveries whose lease
+# ran out (their worker died; few, and older), and PENDING ones whose time has come.
+_SOURCES = (
+    _claimable_ids(DeliveryStatus.SENDING, _DELIVERIES.c.lease_expires_at),
+    _claimable_ids(DeliveryStatus.PENDING, _DELIVERIES.c.next_attempt_at),
+)
+_SOURCES_SKIP_LOCKED = tuple(ids.with_for_update(skip_locked=True) for ids in _SOURCES)
+# The worker's transaction on PostgreSQL, set for that transaction only:
+# - PostgreSQL plans from statistics, and a queue's statistics are stale exactly when it
+#   matters: a backlog that built up since the last ANALYZE looks empty, and the planner then
+#   prefers a bitmap scan of every due row plus a sort (10 ms at 3,000 queued, measured) to the
+#   ordered index scan that stops after `limit` rows (0.6 ms), or tests each candidate's head
+#   with a sequential scan of the table. Rule out sorts and sequential scans: every statement of
+#   the worker's transaction has an index made for it.
+# - Its commit need not wait for the disk (~0.4 ms here): a claim or a settled result lost in an
+#   OS crash only means a delivery is sent again (at least once). What ION was promised, the
+#   inbox's commits, stays synchronous.
+_WORKER_TRANSACTION = text(
+    "SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),"
+    " set_config('synchronous_commit', 'off', true)"
+)
 _LEASE = {
     "status": DeliveryStatus.SENDING,
     "lease_owner": bindparam("owner"),
     "lease_expires_at": bindparam("until"),
 }
 _LEASE_CHOSEN = (
-    update(Delivery)
-    .where(col(Delivery.id).in_(bindparam("ids", expanding=True)))
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
     .values(**_LEASE)
-    .returning(Delivery)
+    .returning(*_OUTGOING)
 )
-_LEASE_DUE = (
-    update(Delivery)
-    .where(col(Delivery.id).in_(_IDS.scalar_subquery()))
+_LEASE_DUE = tuple(
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(ids.scalar_subquery()))
     .values(**_LEASE)
-    .returning(Delivery)
+    .returning(*_OUTGOING)
+    for ids in _SOURCES
 )
 
 
 def claim(
-    session: Session, *, owner: str, limit: int, now: datetime, lease_seconds: float
-) -> list[Delivery]:
-    """Lease up to `limit` due head-of-object deliveries to `owner`; the caller commits."""
-    if limit <= 0:
-        return []
+    session: Session,
+    *,
+    owner: str,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+    expired: bool = True,
+) -> list[Outgoing]:
+    """Lease up to `limit` due head-of-object deliveries to `owner`; the caller commits.
+
+    `expired=False` skips looking for deliveries whose lease ran out (only a dead worker leaves
+    those; the worker looks for them once a poll interval, not on every claim).
+    """
     params = {
         "now": now,
-        "limit": limit,
         "owner": owner,
         "until": now + timedelta(seconds=lease_seconds),
     }
-    if is_sqlite(session.get_bind().engine):
-        claimed = list(session.scalars(_LEASE_DUE, params))
-    else:
-        chosen = list(session.scalars(_IDS_SKIP_LOCKED, params))
-        if not chosen:
-            return []
-        claimed = list(session.scalars(_LEASE_CHOSEN, {**params, "ids": chosen}))
-    claimed.sort(key=lambda d: (d.next_attempt_at, d.id or 0))
+    connection = session.connection()
+    rows: list[Row[Any]] = []
+    sqlite = is_sqlite(connection.engine)
+    if not sqlite:
+        connection.execute(_WORKER_TRANSACTION)
+    for index in range(0 if expired else 1, len(_SOURCES)):
+        left = limit - len(rows)
+        if left <= 0:
+            break
+        if sqlite:
+            # One statement: atomic, since SQLite has one writer at a time.
+            rows.extend(connection.execute(_LEASE_DUE[index], {**params, "limit": left}))
+            continue
+        chosen = list(
+            connection.execute(_SOURCES_SKIP_LOCKED[index], {**params, "limit": left}).scalars()
+        )
+        if chosen:
+            rows.extend(connection.execute(_LEASE_CHOSEN, {**params, "ids": chosen}))
+    claimed = [Outgoing(**row._mapping) for row in rows]
+    claimed.sort(key=lambda d: (d.next_attempt_at, d.id))
     return claimed
 
 
@@ -116,9 +214,6 @@ class AttemptResult:
     error: str | None = None
 
 
-# SQLModel's stubs do not declare `__table__`; the mapped tables are there at runtime.
-_ATTEMPTS = cast(Table, Attempt.__table__)  # type: ignore[attr-defined]
-_DELIVERIES = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
 _RECORD = insert(_ATTEMPTS)
 _SETTLE = (
     update(_DELIVERIES)
@@ -140,42 +235,75 @@ _SETTLE = (
 )
 
 
-def finish(session: Session, delivery_id: int, *, owner: str, result: AttemptResult) -> bool:
-    """Record the attempt and settle the delivery; False when the lease was lost meanwhile.
+_HELD = (
+    select(_DELIVERIES.c.id)
+    .where(
+        _DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+        _DELIVERIES.c.lease_owner == bindparam("owner"),
+        _DELIVERIES.c.status == DeliveryStatus.SENDING,
+    )
+    .with_for_update()
+)
 
-    The attempt is logged either way (it happened); the delivery is only changed while `owner`
-    still holds it, so a worker whose lease expired cannot overwrite its successor's result.
+
+def finish(session: Session, delivery_id: int, *, owner: str, result: AttemptResult) -> bool:
+    """Record the attempt and settle the delivery; False when the lease was lost meanwhile."""
+    return finish_many(session, [(delivery_id, result)], owner=owner)[0]
+
+
+def finish_many(
+    session: Session, finished: list[tuple[int, AttemptResult]], *, owner: str
+) -> list[bool]:
+    """Record each attempt and settle its delivery; per item, False when the lease was lost.
+
+    The attempts are logged either way (they happened); a delivery is only changed while `owner`
+    still holds it (found and, on PostgreSQL, row-locked first), so a worker whose lease expired
+    cannot overwrite its successor's result. Three statements however many items: one read, one
+    batch of inserts, one batch of updates.
     """
+    if not finished:
+        return []
+    connection = session.connection()
+    ids = sorted({delivery_id for delivery_id, _ in finished})
+    held = set(connection.execute(_HELD, {"ids": ids, "owner": owner}).scalars())
+    connection.execute(_RECORD, [_attempt_row(d_id, result) for d_id, result in finished])
+    settles = [
+        _settle_row(delivery_id, owner, result)
+        for delivery_id, result in finished
+        if delivery_id in held
+    ]
+    if settles:
+        connection.execute(_SETTLE, settles)
+    return [delivery_id in held for delivery_id, _ in finished]
+
+
+def _attempt_row(delivery_id: int, result: AttemptResult) -> dict[str, Any]:
     response = result.response_body
     pending = result.status == DeliveryStatus.PENDING
-    session.exec(
-        _RECORD,
-        params={
-            "delivery_id": delivery_id,
-            "started_at": result.started_at,
-            "duration_ms": result.duration_ms,
-            "status_code": result.status_code,
-            "response_body": response[:RESPONSE_LIMIT] if response is not None else None,
-            "error": result.error,
-            "outcome": result.outcome,
-            "next_attempt_at": result.next_attempt_at if pending else None,
-        },
-    )
+    return {
+        "delivery_id": delivery_id,
+        "started_at": result.started_at,
+        "duration_ms": result.duration_ms,
+        "status_code": result.status_code,
+        "response_body": response[:RESPONSE_LIMIT] if response is not None else None,
+        "error": result.error,
+        "outcome": result.outcome,
+        "next_attempt_at": result.next_attempt_at if pending else None,
+    }
+
+
+def _settle_row(delivery_id: int, owner: str, result: AttemptResult) -> dict[str, Any]:
     finished = result.status not in DeliveryStatus.OPEN
-    changed = session.exec(
-        _SETTLE,
-        params={
-            "d_id": delivery_id,
-            "d_owner": owner,
-            "d_status": result.status,
-            "d_attempts": result.attempts,
-            "d_next": result.next_attempt_at,
-            "d_completed": result.started_at if finished else None,
-            "d_code": result.status_code,
-            "d_error": result.error,
-        },
-    )
-    return bool(changed.rowcount)
+    return {
+        "d_id": delivery_id,
+        "d_owner": owner,
+        "d_status": result.status,
+        "d_attempts": result.attempts,
+        "d_next": result.next_attempt_at,
+        "d_completed": result.started_at if finished else None,
+        "d_code": result.status_code,
+        "d_error": result.error,
+    }
 
 
 def release(session: Session, *, owner: str, ids: list[int] | None = None) -> int:

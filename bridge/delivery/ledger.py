@@ -1,34 +1,50 @@
 """The worker's side of the database: every read and write it makes, run in worker threads.
 
-Kept apart from the loop so the loop reads as "claim, send, settle" while this module holds the
-two rules about writing: SQLite writes are serialised in-process (`serial`), and the result of
-an attempt is retried through a brief database outage, because a settled attempt that never
-reaches the database is sent again once its lease runs out.
+Kept apart from the loop so the loop reads as "send, then exchange results for new work" while
+this module holds the rules about writing: SQLite writes are serialised in-process (`serial`),
+and an exchange is one transaction, so a failed one leaves nothing half-written and the worker
+simply tries it again with the same results (a result that never reaches the database is sent
+again once its lease runs out: at least once, never lost).
 """
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio.to_thread
 import structlog
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from bridge.delivery import claims, destination
+from bridge.delivery.claims import Outgoing
 from bridge.delivery.schedule import Outcome
 from bridge.delivery.serial import write_scope
-from bridge.errors import StorageError
 from bridge.store.db import session_scope
-from bridge.store.models import Delivery
 
 log = structlog.get_logger(__name__)
 
-#: Pauses between tries of a settle write (about 9 s in all, well inside any sane lease).
-_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
-T = TypeVar("T")
+
+@dataclass(frozen=True, kw_only=True)
+class Settlement:
+    """A finished attempt waiting to be written: the delivery and how its attempt ended."""
+
+    delivery: Outgoing
+    result: claims.AttemptResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exchange:
+    """What one `exchange` wrote and took: per settlement whether the lease was still held
+    (in order), how many waiting retries were made due, and the newly claimed deliveries."""
+
+    kept: list[bool]
+    expedited: int
+    claimed: list[Outgoing]
 
 
 class Ledger:
@@ -41,16 +57,21 @@ class Ledger:
         self.owner = owner
         self.clock = clock
         self.lease_seconds = lease_seconds
+        #: When the last claim looked for expired leases (monotonic seconds).
+        self._expired_checked = float("-inf")
+        #: How often claims look for expired leases (a dead worker's deliveries).
+        self.expired_every = 1.0
 
-    async def claim(self, limit: int) -> list[Delivery]:
-        return await anyio.to_thread.run_sync(self._claim, limit)
+    async def exchange(
+        self, settled: list[Settlement], *, limit: int, expedite: bool = False
+    ) -> Exchange:
+        """In one transaction: record every finished attempt, make waiting retries due if
+        `expedite` (Violet just proved it is back), then claim up to `limit` due deliveries.
 
-    async def settle(self, delivery: Delivery, result: claims.AttemptResult) -> bool:
-        """Record the attempt (and a pause after a 410); False if the lease was lost."""
-        return await self._retrying(self._finish, delivery, result)
-
-    async def expedite(self) -> int:
-        return await self._retrying(self._expedite)
+        One commit for however many sends finished meanwhile: under load the worker writes in
+        batches by itself, as the inbox does. StorageError leaves everything as it was.
+        """
+        return await anyio.to_thread.run_sync(self._exchange, settled, limit, expedite)
 
     async def release(self) -> int:
         return await anyio.to_thread.run_sync(self._release)
@@ -58,41 +79,38 @@ class Ledger:
     async def paused(self) -> dict[str, Any] | None:
         return await anyio.to_thread.run_sync(self._read_pause)
 
-    async def _retrying(self, call: Callable[..., T], *args: Any) -> T:
-        for delay in _RETRY_DELAYS:
-            try:
-                return await anyio.to_thread.run_sync(call, *args)
-            except StorageError as exc:
-                log.warning("delivery.write_retry", error=str(exc), retry_in_s=delay)
-                await asyncio.sleep(delay)
-        return await anyio.to_thread.run_sync(call, *args)
-
     # -- in worker threads ------------------------------------------------------------------
-    def _claim(self, limit: int) -> list[Delivery]:
+    def _record(self, session: Session, settled: list[Settlement]) -> list[bool]:
+        kept = claims.finish_many(
+            session, [(item.delivery.id, item.result) for item in settled], owner=self.owner
+        )
+        for item, held in zip(settled, kept, strict=True):
+            if held and item.result.outcome == Outcome.PAUSE.value:
+                destination.pause(
+                    session,
+                    now=self.clock(),
+                    status_code=item.result.status_code or 410,
+                    delivery_id=item.delivery.id,
+                )
+        return kept
+
+    def _exchange(self, settled: list[Settlement], limit: int, expedite: bool) -> Exchange:
         with write_scope(self.engine) as session:
-            return claims.claim(
+            kept = self._record(session, settled)
+            expedited = claims.expedite(session, now=self.clock()) if expedite else 0
+            checked = time.monotonic()
+            expired = limit > 0 and checked - self._expired_checked >= self.expired_every
+            claimed = claims.claim(
                 session,
                 owner=self.owner,
                 limit=limit,
                 now=self.clock(),
                 lease_seconds=self.lease_seconds,
+                expired=expired,
             )
-
-    def _finish(self, delivery: Delivery, result: claims.AttemptResult) -> bool:
-        with write_scope(self.engine) as session:
-            kept = claims.finish(session, delivery.id or 0, owner=self.owner, result=result)
-            if kept and result.outcome == Outcome.PAUSE.value:
-                destination.pause(
-                    session,
-                    now=self.clock(),
-                    status_code=result.status_code or 410,
-                    delivery_id=delivery.id,
-                )
-            return kept
-
-    def _expedite(self) -> int:
-        with write_scope(self.engine) as session:
-            return claims.expedite(session, now=self.clock())
+            if expired:
+                self._expired_checked = checked
+            return Exchange(kept=kept, expedited=expedited, claimed=claimed)
 
     def _release(self) -> int:
         with write_scope(self.engine) as session:

@@ -1,9 +1,13 @@
 """The delivery worker: claims due deliveries and sends them to Violet, a few at a time.
 
 One asyncio task per `serve` process runs the loop; each claimed delivery is sent by its own
-task, at most `delivery_concurrency` at once. The loop wakes at once when the inbox stores
-something (`wake()`), and otherwise every `delivery_poll_seconds` for retries coming due, leases
-run out, or a pause lifted by another process. Database access runs in worker threads.
+task, at most `delivery_concurrency` at once. A finished send hands its result back to the loop,
+which writes every result that finished meanwhile and claims deliveries for the freed slots in
+one transaction (`Ledger.exchange`): under load the worker commits in batches by itself, and the
+claim, an index range scan that stops after `limit` heads, costs the same at any backlog. The
+loop wakes at once when the inbox stores something or a send finishes (`wake()`), and otherwise
+every `delivery_poll_seconds` for retries coming due, leases run out, or a pause lifted by
+another process. Database access runs in worker threads.
 
 Nothing a delivery does can stop the loop: an unexpected error is logged, the delivery keeps its
 lease until it expires and is then tried again, and other deliveries go on.
@@ -19,25 +23,28 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 import structlog
 from sqlalchemy.engine import Engine
 
 from bridge.clock import as_utc
 from bridge.delivery import claims
 from bridge.delivery.breaker import STATE_VALUES, Breaker, BreakerState
+from bridge.delivery.claims import Outgoing
 from bridge.delivery.config import WorkerConfig
-from bridge.delivery.ledger import Ledger
+from bridge.delivery.ledger import Ledger, Settlement
 from bridge.delivery.schedule import Decision, Outcome, classify, decide, parse_retry_after
-from bridge.delivery.sender import Response, send
+from bridge.delivery.sender import Response, VioletSender
 from bridge.errors import StorageError
 from bridge.hooks import Hook, HookRunner
 from bridge.metrics import Metrics
-from bridge.store.models import Delivery
 
 log = structlog.get_logger(__name__)
+
+#: Pauses between tries to write finished results while the database is away (seconds).
+_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
 def _error_text(response: Response, decision: Decision) -> str | None:
@@ -64,17 +71,17 @@ class Worker:
     def __init__(
         self,
         engine: Engine,
-        client: httpx.AsyncClient,
+        sender: VioletSender,
         config: WorkerConfig,
         *,
         metrics: Metrics,
         clock: Callable[[], datetime],
-        on_delivered: list[Hook[Delivery]],
+        on_delivered: list[Hook[Outgoing]],
         hooks: HookRunner,
         rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
-        self.client = client
+        self.sender = sender
         self.config = config
         self.metrics = metrics
         self.clock = clock
@@ -85,6 +92,7 @@ class Worker:
         self.ledger = Ledger(
             engine, owner=self.owner, clock=clock, lease_seconds=config.lease_seconds
         )
+        self.ledger.expired_every = config.poll_seconds
         self.breaker = Breaker(
             failure_ratio=config.breaker_failure_ratio,
             min_requests=config.breaker_min_requests,
@@ -97,6 +105,14 @@ class Worker:
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._paused = False
         self._paused_checked = float("-inf")
+        #: Sends that are over, waiting to be written by the loop's next exchange.
+        self._finished: list[_Finished] = []
+        #: Consecutive failed writes of finished results (the database is away).
+        self._write_failures = 0
+        #: A 410 came back and its pause is not written yet: claim nothing meanwhile.
+        self._pausing = False
+        #: The breaker just closed: make waiting retries due in the next exchange.
+        self._expedite = False
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -112,10 +128,12 @@ class Worker:
     async def start(self) -> None:
         if not self.alive:
             self._stopping = False
+            await self.sender.start()
             self._task = asyncio.create_task(self._run(), name="delivery-worker")
 
     async def stop(self) -> None:
-        """Claim nothing more; let in-flight sends finish within the grace, release the rest."""
+        """Claim nothing more; let in-flight sends finish within the grace, write their
+        results, release the rest."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
@@ -128,6 +146,7 @@ class Worker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self._write_finished()
         try:
             released = await self.ledger.release()
         except StorageError as exc:
@@ -135,6 +154,29 @@ class Worker:
         else:
             if released:
                 log.info("delivery.released_on_shutdown", count=released)
+        await self.sender.close()
+
+    async def _write_finished(self) -> None:
+        """Write the results still held, retrying through a brief outage; what cannot be
+        written is sent again once its lease runs out (at least once, never lost)."""
+        for delay in (*_RETRY_DELAYS, None):
+            if not self._finished:
+                return
+            finished, self._finished = self._finished, []
+            try:
+                exchange = await self.ledger.exchange(
+                    [item.settlement for item in finished], limit=0
+                )
+            except StorageError as exc:
+                self._finished = finished
+                log.warning("delivery.write_retry", error=str(exc), pending=len(finished))
+                if delay is not None:
+                    await asyncio.sleep(delay)
+                continue
+            for item, kept in zip(finished, exchange.kept, strict=True):
+                self._settled(item, kept)
+        if self._finished:
+            log.error("delivery.results_unwritten", count=len(self._finished))
 
     # -- the loop -------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -148,36 +190,62 @@ class Worker:
             if more:
                 continue
             with suppress(TimeoutError):
-                async with asyncio.timeout(self.config.poll_seconds):
+                async with asyncio.timeout(self._idle_seconds()):
                     await self._wake.wait()
 
+    def _idle_seconds(self) -> float:
+        """How long to wait for a wake-up: the poll interval, or a back-off while the database
+        refuses the results of finished sends."""
+        if self._write_failures and self._finished:
+            step = _RETRY_DELAYS[min(self._write_failures, len(_RETRY_DELAYS)) - 1]
+            return min(step, self.config.poll_seconds)
+        return self.config.poll_seconds
+
     async def _tick(self) -> bool:
-        """Claim and start what may go now; True when every free slot was filled."""
+        """Record what finished, claim what may go now; True when there may be more to do at
+        once (every free slot was filled)."""
+        paused = await self._is_paused()
         free = self.config.concurrency - len(self._inflight)
-        if free <= 0 or await self._is_paused():
-            return False
-        now = time.monotonic()
         probe = False
-        if self.breaker.allows(now):
-            limit = free
-        elif self.breaker.take_probe(now):
-            limit, probe = 1, True
-        else:
+        limit = 0
+        if free > 0 and not paused and not self._pausing:
+            now = time.monotonic()
+            if self.breaker.allows(now):
+                limit = free
+            elif self.breaker.take_probe(now):
+                limit, probe = 1, True
+        if not limit and not self._finished:
             return False
+        finished, self._finished = self._finished, []
+        expedite = self._expedite
         try:
-            claimed = await self.ledger.claim(limit)
+            exchange = await self.ledger.exchange(
+                [item.settlement for item in finished], limit=limit, expedite=expedite
+            )
         except StorageError as exc:
-            log.warning("delivery.claim_failed", error=str(exc))
-            claimed = []
-        if probe and not claimed:
+            # Nothing was written: keep the results (sending them again would duplicate) and
+            # try again after a pause; the leases outlast any brief outage.
+            self._finished = finished + self._finished
+            self._write_failures += 1
+            log.warning("delivery.write_retry", error=str(exc), pending=len(self._finished))
+            if probe:
+                self.breaker.cancel_probe()
+            return False
+        self._write_failures = 0
+        if expedite:
+            self._expedite = False
+            log.info("delivery.retries_expedited", count=exchange.expedited)
+        for item, kept in zip(finished, exchange.kept, strict=True):
+            self._settled(item, kept)
+        if probe and not exchange.claimed:
             self.breaker.cancel_probe()
-        for delivery in claimed:
+        for delivery in exchange.claimed:
             if delivery.id is None:
                 continue
             self._inflight[delivery.id] = asyncio.create_task(
                 self._deliver(delivery, probe=probe), name=f"deliver-{delivery.id}"
             )
-        return bool(claimed) and len(claimed) == limit and not probe
+        return bool(exchange.claimed) and len(exchange.claimed) == limit and not probe
 
     async def _is_paused(self) -> bool:
         if time.monotonic() - self._paused_checked >= self.config.poll_seconds:
@@ -191,9 +259,10 @@ class Worker:
         return self._paused
 
     # -- one delivery ---------------------------------------------------------------------
-    async def _deliver(self, delivery: Delivery, *, probe: bool) -> None:
+    async def _deliver(self, delivery: Outgoing, *, probe: bool) -> None:
+        """Send one delivery and queue its result for the loop's next write."""
         try:
-            response = await send(self.client, self.config, delivery, now=self.clock())
+            response = await self.sender.send(delivery, now=self.clock())
             decision = decide(
                 attempts=delivery.attempts,
                 status=response.status_code,
@@ -204,7 +273,19 @@ class Worker:
                 probe=probe,
                 probe_delay=self.config.breaker_open_seconds,
             )
-            await self._settle(delivery, response, decision, probe=probe)
+            self._record_health(delivery, response, probe=probe)
+            if decision.outcome is Outcome.PAUSE:
+                self._pausing = True  # claim nothing more until the pause is written
+            self._finished.append(
+                _Finished(
+                    settlement=Settlement(
+                        delivery=delivery,
+                        result=self._result(response, decision),
+                    ),
+                    response=response,
+                    decision=decision,
+                )
+            )
         except Exception:
             if probe:
                 self.breaker.cancel_probe()
@@ -214,35 +295,37 @@ class Worker:
                 self._inflight.pop(delivery.id, None)
             self._wake.set()
 
-    async def _settle(
-        self, delivery: Delivery, response: Response, decision: Decision, *, probe: bool
-    ) -> None:
-        now = self.clock()
-        result = claims.AttemptResult(
+    def _result(self, response: Response, decision: Decision) -> claims.AttemptResult:
+        return claims.AttemptResult(
             started_at=response.started_at,
             duration_ms=response.duration_ms,
             outcome=decision.outcome.value,
             status=decision.status,
             attempts=decision.attempts,
-            next_attempt_at=now + timedelta(seconds=decision.delay),
+            next_attempt_at=self.clock() + timedelta(seconds=decision.delay),
             status_code=response.status_code,
             response_body=response.body,
             error=_error_text(response, decision),
         )
-        kept = await self.ledger.settle(delivery, result)
-        self.metrics.attempts.labels(decision.outcome.value).inc()
-        self.metrics.attempt_seconds.observe(response.duration_ms / 1000)
+
+    def _record_health(self, delivery: Outgoing, response: Response, *, probe: bool) -> None:
+        """Feed the circuit breaker as soon as Violet answers (or does not)."""
         before = self.breaker.state
         healthy = classify(response.status_code) is not Outcome.RETRY
         after = self.breaker.record(time.monotonic(), ok=healthy, probe=probe)
         self.metrics.breaker.set(STATE_VALUES[after])
-        fields = {
-            "delivery_id": delivery.id,
-            "event_id": delivery.event_id,
-            "resource": delivery.resource,
-            "entity_id": delivery.entity_id,
-            "origin": delivery.origin,
-        }
+        if after is not before:
+            log.warning("delivery.breaker_" + after.value, **_fields(delivery))
+            if after is BreakerState.CLOSED:
+                self._expedite = True
+
+    def _settled(self, item: _Finished, kept: bool) -> None:
+        """After the attempt is committed: metrics, the log line, hooks, a pause."""
+        delivery, result = item.settlement.delivery, item.settlement.result
+        response, decision = item.response, item.decision
+        self.metrics.attempts.labels(decision.outcome.value).inc()
+        self.metrics.attempt_seconds.observe(response.duration_ms / 1000)
+        fields = _fields(delivery)
         # One line per attempt, whatever its outcome: the log is the delivery log's twin.
         log.info(
             "delivery.attempt",
@@ -254,26 +337,44 @@ class Worker:
             next_in_s=round(decision.delay, 3) if decision.status == "PENDING" else None,
             **fields,
         )
-        if after is not before:
-            log.warning("delivery.breaker_" + after.value, **fields)
-            if after is BreakerState.CLOSED:
-                expedited = await self.ledger.expedite()
-                log.info("delivery.retries_expedited", count=expedited)
         if not kept:
             log.warning("delivery.lease_lost", **fields)
         if decision.outcome is Outcome.SUCCESS:
+            now = self.clock()
             self.metrics.latency.observe((now - as_utc(delivery.received_at)).total_seconds())
             delivery.status, delivery.attempts = decision.status, decision.attempts
             delivery.completed_at, delivery.last_status_code = now, response.status_code
             self.hooks.fire(self.on_delivered, delivery, name="on_delivered")
         elif decision.outcome is Outcome.PAUSE:
-            self._paused = True
-            self.metrics.paused.set(1)
+            self._pausing = False
+            if kept:
+                self._paused = True
+                self._paused_checked = time.monotonic()
+                self.metrics.paused.set(1)
             log.error(
                 "delivery.destination_paused",
                 reason="Violet answered 410 Gone: the webhook URL was revoked; nothing more is "
                 "sent until `bridge events resume` (or a resend)",
                 **fields,
             )
-        elif decision.status == "FAILED":
+        elif result.status == "FAILED":
             log.warning("delivery.dead_lettered", exhausted=decision.exhausted, **fields)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Finished:
+    """A send that is over, waiting for the loop to write its result."""
+
+    settlement: Settlement
+    response: Response
+    decision: Decision
+
+
+def _fields(delivery: Outgoing) -> dict[str, object]:
+    return {
+        "delivery_id": delivery.id,
+        "event_id": delivery.event_id,
+        "resource": delivery.resource,
+        "entity_id": delivery.entity_id,
+        "origin": delivery.origin,
+    }

@@ -2,7 +2,7 @@
 
 A repair's gap starts at the ION change it repairs (`Repair.changed_at`: the object's or the
 linked object's `_updated`, a new line's `_created`) and ends when Violet answers 2xx to the
-repair's delivery (`Delivery.completed_at`, seen through the bridge's `on_delivered` hook). Both
+repair's delivery (`Outgoing.completed_at`, seen through the bridge's `on_delivered` hook). Both
 clocks are wall clocks; on one machine (the demo, the tests) they agree.
 
 Kept in memory per process (bounded), summarised as median / p95 / max seconds per kind, and
@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from bridge.clock import as_utc
+from bridge.delivery.claims import Outgoing
 from bridge.reconcile.repairs import Repair
-from bridge.store.models import Delivery, DeliveryStatus
+from bridge.store.models import DeliveryStatus
 
 STATE_KEY = "reconcile.gap_closure"
 _MAX_SAMPLES = 5000
@@ -54,7 +55,7 @@ class GapClosure:
             while len(self._expected) > _MAX_EXPECTED:
                 self._expected.popitem(last=False)
 
-    def delivered(self, delivery: Delivery) -> None:
+    def delivered(self, delivery: Outgoing) -> None:
         """Close the gap of a repair Violet accepted (the bridge's `on_delivered` hook)."""
         expected = self._expected.pop(delivery.webhook_id, None)
         if expected is None or delivery.status != DeliveryStatus.SUCCEEDED:

@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy.engine import Engine
 
 from bridge.clock import utcnow
+from bridge.delivery.claims import Outgoing
 from bridge.delivery.serial import write_scope
 from bridge.inbox.codec import IonEvent, parse
 from bridge.inbox.store import Disposition, Incoming, store_batch
@@ -39,7 +40,7 @@ from bridge.reconcile.targeted import Targeted
 from bridge.reconcile.violet_view import tracked_resource
 from bridge.reconcile.walk import Ion
 from bridge.settings import Settings
-from bridge.store.models import Delivery, KeyValue
+from bridge.store.models import KeyValue
 
 if TYPE_CHECKING:
     from bridge.bootstrap import Bridge
@@ -180,7 +181,7 @@ class ReconcileService:
             return
         self.targeted.notice(resource, event.entity_id)
 
-    def on_delivered(self, delivery: Delivery) -> None:
+    def on_delivered(self, delivery: Outgoing) -> None:
         """The bridge's `on_delivered` hook: close the gap of a delivered repair."""
         self.gaps.delivered(delivery)
 

@@ -29,6 +29,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise StorageUnavailable(f"database unavailable: {exc.orig}") from exc
 
 
+def head_revision() -> str:
+    """The newest revision the migrations know: what `upgrade` brings a database to."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

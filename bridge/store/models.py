@@ -29,8 +29,10 @@ class Delivery(SQLModel, table=True):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
-        Index("ix_deliveries_entity", "entity_key", "status"),
+        # A claim is a range scan of one status in due order that stops after a few heads, each
+        # checked by one probe of the entity index: its cost follows the claim, not the backlog.
+        Index("ix_deliveries_due", "status", "next_attempt_at", "id"),
+        Index("ix_deliveries_entity", "entity_key", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

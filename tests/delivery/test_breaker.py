@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bridge.delivery.breaker import Breaker, BreakerState
 
 
@@ -91,3 +94,27 @@ def test_late_answers_while_open_are_ignored() -> None:
     for i in range(10):
         b.record(float(i), ok=False)
     assert b.record(11, ok=True) is BreakerState.OPEN
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(min_value=0, max_value=5, allow_nan=False), st.booleans()),
+        max_size=120,
+    )
+)
+def test_the_running_failure_count_matches_a_recount(answers: list[tuple[float, bool]]) -> None:
+    """The breaker keeps its failure count as answers come and leave the window (O(1) per
+    answer); it always opens exactly when a recount of the window says it should."""
+    b = Breaker(failure_ratio=0.5, min_requests=4, open_seconds=1e9, window_seconds=10)
+    window: list[tuple[float, bool]] = []
+    now = 0.0
+    for step, ok in answers:
+        now += step
+        b.record(now, ok=ok)
+        window = [(t, good) for t, good in [*window, (now, ok)] if t >= now - 10]
+        failures = sum(1 for _, good in window if not good)
+        should_open = len(window) >= 4 and failures / len(window) >= 0.5
+        assert (b.state is BreakerState.OPEN) == should_open
+        if should_open:
+            return

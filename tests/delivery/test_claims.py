@@ -151,3 +151,63 @@ def test_concurrent_claimers_never_share_a_delivery(engine: Engine) -> None:
         thread.join(timeout=60)
     claimed = [d for mine in got for d in mine]
     assert sorted(claimed) == sorted(ids)
+
+
+def test_a_batch_of_results_settles_only_what_the_owner_still_holds(engine: Engine) -> None:
+    """One exchange writes many results; a delivery whose lease another worker took meanwhile
+    keeps that worker's claim, and its attempt is still logged."""
+    mine, lost = add(engine, entity="m"), add(engine, entity="l")
+    assert claim(engine, owner="a") == [mine, lost]
+    later = T0 + timedelta(seconds=61)
+    with session_scope(engine) as session:  # `a` stalls; `b` takes over the expired leases
+        taken = claims.claim(session, owner="b", limit=1, now=later, lease_seconds=60)
+        assert [row.id for row in taken] == [mine]
+    ok = AttemptResult(
+        started_at=T0,
+        duration_ms=1.0,
+        outcome="succeeded",
+        status=DeliveryStatus.SUCCEEDED,
+        attempts=1,
+        next_attempt_at=T0,
+        status_code=200,
+    )
+    with session_scope(engine) as session:
+        kept = claims.finish_many(session, [(mine, ok), (lost, ok)], owner="a")
+    assert kept == [False, True]
+    with session_scope(engine) as session:
+        rows = {row.id: row for row in session.exec(select(Delivery)).all()}
+        logged = session.exec(select(Attempt.delivery_id)).all()
+    assert rows[mine].status == DeliveryStatus.SENDING
+    assert rows[mine].lease_owner == "b"
+    assert rows[lost].status == DeliveryStatus.SUCCEEDED
+    assert sorted(logged) == sorted([mine, lost])
+
+
+def test_a_claim_reads_an_ordered_index_range_not_the_backlog(engine: Engine) -> None:
+    """The claim scans the due index in order and stops after `limit` heads: no sort over the
+    whole backlog, even on PostgreSQL with statistics that have not seen the backlog yet."""
+    for i in range(300):
+        add(engine, entity=str(i))
+    with session_scope(engine) as session:
+        connection = session.connection()
+        if engine.dialect.name == "postgresql":
+            connection.execute(claims._WORKER_TRANSACTION)
+        compiled = claims._SOURCES[1].compile(engine)
+        expanded = compiled.construct_expanded_state({"now": T0, "limit": 8})
+        params = expanded.parameters
+        statement = expanded.statement
+        if engine.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}",
+                tuple(params[name] for name in expanded.positiontup or ()),
+            ).all()
+            plan = "\n".join(str(row[-1]) for row in rows)
+            assert "TEMP B-TREE" not in plan, plan
+        else:
+            plan = "\n".join(
+                row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}", params)
+            )
+            assert "Sort" not in plan, plan
+            assert "Seq Scan" not in plan, plan
+        assert "ix_deliveries_due" in plan, plan
+        assert "ix_deliveries_entity" in plan, plan

@@ -77,7 +77,9 @@ def test_kill_9_mid_stream_loses_nothing_acknowledged(tmp_path: Path, violet: Vi
     """Every delivery answered 200 before a SIGKILL reaches Violet after the restart."""
     url = f"sqlite:///{tmp_path}/bridge.db"
     store_credential(settings_for(url, violet.hook_url))
-    violet.world.faults.update({"delay_ms": 20})  # keep deliveries in flight at the kill
+    # Violet slower than ION posts (8 sends in flight at 100 ms: 80/s), so work is queued or in
+    # flight at the kill whatever the speed of the machine.
+    violet.world.faults.update({"delay_ms": 100})
     acked: set[int] = set()
     ids = list(range(1, 151))
     with ServeProcess(
