@@ -102,7 +102,7 @@ class Bridge:
             self.metrics, [(item.disposition, item.event is not None) for item in stored]
         )
         self.metrics.ingest_batch.observe(len(stored))
-        self.worker.wake()
+        self.worker.wake(pause_may_have_lifted=False)
         for item in stored:
             if item.event is not None and item.disposition is not Disposition.DUPLICATE:
                 self.hooks.fire(self.on_ingested, item.event, name="on_ingested")

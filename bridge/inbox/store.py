@@ -46,7 +46,8 @@ _MARKS = (
     .order_by(_W.c.entity_key)
     .with_for_update()
 )
-_INSERT = insert(_D).returning(_D.c.id)
+# Many rows in one statement, ids back in the rows' order.
+_INSERT = insert(_D).returning(_D.c.id, sort_by_parameter_order=True)
 _NEW_MARK = insert(_W).values(
     entity_key=bindparam("key"), last_event_id=bindparam("mark"), updated_at=bindparam("now")
 )
@@ -86,18 +87,27 @@ class Stored:
 
 
 def store_batch(session: Session, items: Sequence[Incoming], *, now: datetime) -> list[Stored]:
-    """Write `items` in the caller's transaction; one result per item, in order."""
+    """Write `items` in the caller's transaction; one result per item, in order.
+
+    A handful of statements per batch whatever its size: one read of the dedupe keys, one of
+    the watermarks, one multi-row insert, and one batch each of new and raised watermarks.
+    """
+    connection = session.connection()
     existing = _existing_keys(session, [item.dedupe_key for item in items])
     keys = sorted({item.event.entity_key for item in items if item.event and item.event.entity_key})
     marks = _locked_watermarks(session, keys)
     moved: dict[str, int] = {}
-    results: list[Stored] = []
+    rows: list[dict[str, Any]] = []
+    #: Per item: its disposition, its event, and its delivery (an id, or a row of this batch).
+    plan: list[tuple[Disposition, IonEvent | None, int | None, int | None]] = []
+    first_row: dict[str, int] = {}
     for item in items:
         key, event = item.dedupe_key, item.event
         if key in existing:
-            results.append(
-                Stored(delivery_id=existing[key], disposition=Disposition.DUPLICATE, event=event)
-            )
+            plan.append((Disposition.DUPLICATE, event, existing[key], None))
+            continue
+        if key in first_row:
+            plan.append((Disposition.DUPLICATE, event, None, first_row[key]))
             continue
         disposition = Disposition.ACCEPTED
         entity = event.entity_key if event is not None else None
@@ -108,15 +118,25 @@ def store_batch(session: Session, items: Sequence[Incoming], *, now: datetime) -
                 event = replace(event, superseded=True)
             else:
                 moved[entity] = event.event_id
-        inserted = session.connection().execute(_INSERT, _values(item, disposition, now))
-        delivery_id = int(inserted.scalar_one())
-        existing[key] = delivery_id
-        results.append(Stored(delivery_id=delivery_id, disposition=disposition, event=event))
-    for entity, event_id in moved.items():
-        # `event_id` only ever moved up within the batch, so it is the new maximum.
-        statement = _RAISE_MARK if entity in marks else _NEW_MARK
-        session.connection().execute(statement, {"key": entity, "mark": event_id, "now": now})
-    return results
+        first_row[key] = len(rows)
+        rows.append(_values(item, disposition, now))
+        plan.append((disposition, event, None, first_row[key]))
+    ids = [int(row_id) for row_id in connection.execute(_INSERT, rows).scalars()] if rows else []
+    # `event_id` only ever moved up within the batch, so it is each object's new maximum.
+    raised = [{"key": e, "mark": m, "now": now} for e, m in moved.items() if e in marks]
+    created = [{"key": e, "mark": m, "now": now} for e, m in moved.items() if e not in marks]
+    if raised:
+        connection.execute(_RAISE_MARK, raised)
+    if created:
+        connection.execute(_NEW_MARK, created)
+    return [
+        Stored(
+            delivery_id=known if known is not None else ids[row or 0],
+            disposition=disposition,
+            event=event,
+        )
+        for disposition, event, known, row in plan
+    ]
 
 
 def _values(item: Incoming, disposition: Disposition, now: datetime) -> dict[str, Any]:
