@@ -12,6 +12,7 @@ A SIGKILL skips all this and loses nothing acknowledged: leases expire and the w
 
 from __future__ import annotations
 
+import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from bridge.bootstrap import Bridge
 
 log = structlog.get_logger(__name__)
+
+
+#: How often the interpreter lets another thread take the GIL (Python's default: 0.005).
+GIL_SWITCH_SECONDS = 0.001
 
 
 class _DrainingServer(uvicorn.Server):
@@ -58,6 +63,11 @@ def serve(host: str | None, port: int | None, no_reconcile: bool) -> None:
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    # The event loop and the database threads share one GIL. At Python's default switch interval
+    # (5 ms) a thread whose SQLite call just returned waits up to 5 ms for the loop to yield, at
+    # every statement: measured at half of the inbox's saturation rate, p50 14.7 ms and p99
+    # 157 ms to answer ION. At 1 ms: p50 5.9 ms, p99 19.9 ms, and the same saturation rate.
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     bridge = build_bridge(settings, reconcile=not no_reconcile)
     app = create_app(bridge)
     config = uvicorn.Config(
