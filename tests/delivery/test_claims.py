@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ from sqlmodel import select
 
 from bridge.delivery import claims, outbox
 from bridge.delivery.claims import AttemptResult
+from bridge.delivery.ledger import Ledger, Settlement
 from bridge.store.db import session_scope
 from bridge.store.models import Attempt, Delivery, DeliveryStatus
 
@@ -211,3 +213,27 @@ def test_a_claim_reads_an_ordered_index_range_not_the_backlog(engine: Engine) ->
             assert "Seq Scan" not in plan, plan
         assert "ix_deliveries_due" in plan, plan
         assert "ix_deliveries_entity" in plan, plan
+
+
+def test_one_exchange_settles_then_claims_the_next_event_of_the_object(engine: Engine) -> None:
+    """The worker's exchange writes the finished results first and claims after, in one
+    transaction: the next event of an object goes out in the same round trip that settles the
+    one before it, and a repeated exchange claims nothing twice."""
+    x1, x2, y1 = add(engine, entity="x"), add(engine, entity="x"), add(engine, entity="y")
+    ledger = Ledger(engine, owner="w", clock=lambda: T0, lease_seconds=60)
+    first = asyncio.run(ledger.exchange([], limit=8))
+    assert [d.id for d in first.claimed] == [x1, y1]
+    done = AttemptResult(
+        started_at=T0,
+        duration_ms=1.0,
+        outcome="succeeded",
+        status=DeliveryStatus.SUCCEEDED,
+        attempts=1,
+        next_attempt_at=T0,
+        status_code=200,
+    )
+    settled = [Settlement(delivery=d, result=done) for d in first.claimed]
+    second = asyncio.run(ledger.exchange(settled, limit=8))
+    assert second.kept == [True, True]
+    assert [d.id for d in second.claimed] == [x2]
+    assert asyncio.run(ledger.exchange([], limit=8)).claimed == []
