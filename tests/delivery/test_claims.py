@@ -16,6 +16,16 @@ from bridge.store.db import session_scope
 from bridge.store.models import Attempt, Delivery, DeliveryStatus
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+#: A first attempt Violet accepted.
+SUCCEEDED = AttemptResult(
+    started_at=T0,
+    duration_ms=1.0,
+    outcome="succeeded",
+    status=DeliveryStatus.SUCCEEDED,
+    attempts=1,
+    next_attempt_at=T0,
+    status_code=200,
+)
 
 
 def add(engine: Engine, resource: str | None = "PARTS", entity: str | None = "1") -> int:
@@ -164,15 +174,7 @@ def test_a_batch_of_results_settles_only_what_the_owner_still_holds(engine: Engi
     with session_scope(engine) as session:  # `a` stalls; `b` takes over the expired leases
         taken = claims.claim(session, owner="b", limit=1, now=later, lease_seconds=60)
         assert [row.id for row in taken] == [mine]
-    ok = AttemptResult(
-        started_at=T0,
-        duration_ms=1.0,
-        outcome="succeeded",
-        status=DeliveryStatus.SUCCEEDED,
-        attempts=1,
-        next_attempt_at=T0,
-        status_code=200,
-    )
+    ok = SUCCEEDED
     with session_scope(engine) as session:
         kept = claims.finish_many(session, [(mine, ok), (lost, ok)], owner="a")
     assert kept == [False, True]
@@ -223,15 +225,7 @@ def test_one_exchange_settles_then_claims_the_next_event_of_the_object(engine: E
     ledger = Ledger(engine, owner="w", clock=lambda: T0, lease_seconds=60)
     first = asyncio.run(ledger.exchange([], limit=8))
     assert [d.id for d in first.claimed] == [x1, y1]
-    done = AttemptResult(
-        started_at=T0,
-        duration_ms=1.0,
-        outcome="succeeded",
-        status=DeliveryStatus.SUCCEEDED,
-        attempts=1,
-        next_attempt_at=T0,
-        status_code=200,
-    )
+    done = SUCCEEDED
     settled = [Settlement(delivery=d, result=done) for d in first.claimed]
     second = asyncio.run(ledger.exchange(settled, limit=8))
     assert second.kept == [True, True]
