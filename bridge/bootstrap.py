@@ -38,7 +38,7 @@ from bridge.inbox.writer import IngestWriter
 from bridge.logs import register_secret
 from bridge.metrics import Metrics
 from bridge.settings import Settings
-from bridge.store.db import is_sqlite, make_engine
+from bridge.store.db import is_sqlite, make_engine, worker_engine
 from bridge.store.migrate import upgrade
 
 log = structlog.get_logger(__name__)
@@ -138,6 +138,8 @@ class Bridge:
         await self.hooks.drain(self.settings.shutdown_grace_seconds)
         if self._sqlite_keeper is not None:
             self._sqlite_keeper.close()
+        if self.worker.engine is not self.engine:
+            await asyncio.to_thread(self.worker.engine.dispose)
         await asyncio.to_thread(self.engine.dispose)
         log.info("bridge.stopped")
 
@@ -181,7 +183,7 @@ def build_bridge(
     sender = VioletSender(config, tls=_tls_context())
     on_delivered: list[Hook[Outgoing]] = []
     worker = Worker(
-        engine,
+        worker_engine(engine),
         sender,
         config,
         metrics=metrics,

@@ -32,7 +32,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlmodel import Session, col
@@ -123,20 +122,6 @@ _SOURCES = (
     _claimable_ids(DeliveryStatus.PENDING, _DELIVERIES.c.next_attempt_at),
 )
 _SOURCES_SKIP_LOCKED = tuple(ids.with_for_update(skip_locked=True) for ids in _SOURCES)
-# The worker's transaction on PostgreSQL, set for that transaction only:
-# - PostgreSQL plans from statistics, and a queue's statistics are stale exactly when it
-#   matters: a backlog that built up since the last ANALYZE looks empty, and the planner then
-#   prefers a bitmap scan of every due row plus a sort (10 ms at 3,000 queued, measured) to the
-#   ordered index scan that stops after `limit` rows (0.6 ms), or tests each candidate's head
-#   with a sequential scan of the table. Rule out sorts and sequential scans: every statement of
-#   the worker's transaction has an index made for it.
-# - Its commit need not wait for the disk (~0.4 ms here): a claim or a settled result lost in an
-#   OS crash only means a delivery is sent again (at least once). What ION was promised, the
-#   inbox's commits, stays synchronous.
-_WORKER_TRANSACTION = text(
-    "SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),"
-    " set_config('synchronous_commit', 'off', true)"
-)
 _LEASE = {
     "status": DeliveryStatus.SENDING,
     "lease_owner": bindparam("owner"),
@@ -168,6 +153,9 @@ def claim(
 ) -> list[Outgoing]:
     """Lease up to `limit` due head-of-object deliveries to `owner`; the caller commits.
 
+    On PostgreSQL, run it on `store.db.worker_engine` (whose sessions plan without sorts or
+    sequential scans, so stale statistics cannot turn a claim into a sort of the backlog).
+
     `expired=False` skips looking for deliveries whose lease ran out (only a dead worker leaves
     those; the worker looks for them once a poll interval, not on every claim).
     """
@@ -179,8 +167,6 @@ def claim(
     connection = session.connection()
     rows: list[Row[Any]] = []
     sqlite = is_sqlite(connection.engine)
-    if not sqlite:
-        connection.execute(_WORKER_TRANSACTION)
     for index in range(0 if expired else 1, len(_SOURCES)):
         left = limit - len(rows)
         if left <= 0:

@@ -25,6 +25,10 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+#: Session settings of the delivery worker's own PostgreSQL connections (see `worker_engine`).
+WORKER_OPTIONS = "-c synchronous_commit=off -c enable_sort=off -c enable_seqscan=off"
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; the SQLite file's folder is created and checked for writing."""
     try:
@@ -40,6 +44,37 @@ def make_engine(url: str) -> Engine:
             parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_timeout=10
         )
     raise ConfigError("BRIDGE_DATABASE_URL", "must be a sqlite:/// or postgresql+psycopg:// URL")
+
+
+def worker_engine(engine: Engine) -> Engine:
+    """The engine the delivery worker writes through: `engine` itself on SQLite (its writes must
+    share the in-process write lock), a small pool of its own on PostgreSQL whose sessions:
+
+    - commit without waiting for the disk: a claim or a settled result lost in an OS crash only
+      means a delivery is sent again (at least once). What ION was promised, the inbox's
+      commits, stays synchronous;
+    - plan without sorts or sequential scans: a queue's statistics are stale exactly when it
+      matters (a backlog built since the last ANALYZE looks empty), and the planner then sorted
+      every due row (10 ms per claim at 3,000 queued, measured) or tested each candidate's head
+      with a scan of the table. Every statement the worker runs has an index made for it;
+    - skip the ping before each checkout: a dead connection fails the exchange, the pool is
+      invalidated, and the worker tries again with its results kept.
+
+    As connection options these cost nothing per transaction (a round trip each, before).
+    """
+    if is_sqlite(engine):
+        return engine
+    # Added to the URL's own `options` (e.g. a search_path), never in place of them.
+    given = engine.url.query.get("options")
+    own = " ".join(given) if isinstance(given, tuple) else given
+    return create_engine(
+        engine.url.difference_update_query(["options"]),
+        connect_args={"options": f"{own} {WORKER_OPTIONS}" if own else WORKER_OPTIONS},
+        pool_pre_ping=False,
+        pool_size=2,
+        max_overflow=4,
+        pool_timeout=10,
+    )
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
