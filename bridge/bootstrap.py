@@ -38,13 +38,15 @@ from bridge.inbox.writer import IngestWriter
 from bridge.logs import register_secret
 from bridge.metrics import Metrics
 from bridge.settings import Settings
-from bridge.store.db import is_sqlite, make_engine, worker_engine
+from bridge.store.db import checkpoint, is_sqlite, make_engine, worker_engine
 from bridge.store.migrate import upgrade
 
 log = structlog.get_logger(__name__)
 
 #: Module a plug-in (reconciliation) may provide: `install(bridge: Bridge) -> None`.
 RECONCILE_PLUGIN = "bridge.reconcile.service"
+#: SQLite: how often `serve` checkpoints the WAL in the background (see `store.db.checkpoint`).
+CHECKPOINT_SECONDS = 1.0
 #: Any fixed number: serialises schema migrations of processes starting together on PostgreSQL.
 _MIGRATION_LOCK = 0x1B1D6E
 
@@ -91,6 +93,7 @@ class Bridge:
     #: connection per transaction, and the last connection to close checkpoints and deletes
     #: the WAL file (several ms each time): this one is never the last to close.
     _sqlite_keeper: Connection | None = None
+    _checkpoints: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Have the worker look for due deliveries now."""
@@ -117,6 +120,8 @@ class Bridge:
         return True
 
     async def start(self) -> None:
+        if is_sqlite(self.engine):
+            self._checkpoints = asyncio.create_task(self._checkpoint_loop(), name="checkpoints")
         await self.writer.start()
         await self.worker.start()
         for callback in self.on_startup:
@@ -136,12 +141,28 @@ class Bridge:
         await self.worker.stop()
         await self.writer.stop()
         await self.hooks.drain(self.settings.shutdown_grace_seconds)
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            await asyncio.gather(self._checkpoints, return_exceptions=True)
+            await self._checkpoint()
         if self._sqlite_keeper is not None:
             self._sqlite_keeper.close()
         if self.worker.engine is not self.engine:
             await asyncio.to_thread(self.worker.engine.dispose)
         await asyncio.to_thread(self.engine.dispose)
         log.info("bridge.stopped")
+
+    async def _checkpoint_loop(self) -> None:
+        """SQLite: checkpoint the WAL off the commit path, every CHECKPOINT_SECONDS."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        try:
+            await asyncio.to_thread(checkpoint, self.engine)
+        except Exception as exc:  # a busy or missing database: the next round tries again
+            log.warning("store.checkpoint_failed", error=str(exc))
 
 
 def migrate(engine: Engine) -> None:
@@ -174,7 +195,7 @@ def build_bridge(
     """
     config = WorkerConfig.from_settings(settings)
     register_secret(config.url, *(s.get_secret_value() for s in _secrets(settings)))
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, wal_autocheckpoint=False)
     if run_migrations:
         migrate(engine)
     keeper = engine.connect() if is_sqlite(engine) else None

