@@ -73,7 +73,6 @@ class Bridge:
 
     settings: Settings
     engine: Engine
-    sender: VioletSender
     metrics: Metrics
     writer: IngestWriter
     worker: Worker
@@ -218,7 +217,6 @@ def build_bridge(
     bridge = Bridge(
         settings=settings,
         engine=engine,
-        sender=sender,
         metrics=metrics,
         writer=writer,
         worker=worker,

@@ -232,11 +232,6 @@ _HELD = (
 )
 
 
-def finish(session: Session, delivery_id: int, *, owner: str, result: AttemptResult) -> bool:
-    """Record the attempt and settle the delivery; False when the lease was lost meanwhile."""
-    return finish_many(session, [(delivery_id, result)], owner=owner)[0]
-
-
 def finish_many(
     session: Session, finished: list[tuple[int, AttemptResult]], *, owner: str
 ) -> list[bool]:

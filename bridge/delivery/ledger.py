@@ -51,7 +51,13 @@ class Ledger:
     """Claims, settles and releases deliveries for one worker (`owner`)."""
 
     def __init__(
-        self, engine: Engine, *, owner: str, clock: Callable[[], datetime], lease_seconds: float
+        self,
+        engine: Engine,
+        *,
+        owner: str,
+        clock: Callable[[], datetime],
+        lease_seconds: float,
+        expired_every: float = 1.0,
     ) -> None:
         self.engine = engine
         self.owner = owner
@@ -59,8 +65,8 @@ class Ledger:
         self.lease_seconds = lease_seconds
         #: When the last claim looked for expired leases (monotonic seconds).
         self._expired_checked = float("-inf")
-        #: How often claims look for expired leases (a dead worker's deliveries).
-        self.expired_every = 1.0
+        #: How often claims look for expired leases (a dead worker's deliveries), seconds.
+        self.expired_every = expired_every
 
     async def exchange(
         self, settled: list[Settlement], *, limit: int, expedite: bool = False

@@ -90,9 +90,12 @@ class Worker:
         self.rng = rng or random.Random()
         self.owner = new_owner()
         self.ledger = Ledger(
-            engine, owner=self.owner, clock=clock, lease_seconds=config.lease_seconds
+            engine,
+            owner=self.owner,
+            clock=clock,
+            lease_seconds=config.lease_seconds,
+            expired_every=config.poll_seconds,
         )
-        self.ledger.expired_every = config.poll_seconds
         self.breaker = Breaker(
             failure_ratio=config.breaker_failure_ratio,
             min_requests=config.breaker_min_requests,
@@ -242,8 +245,6 @@ class Worker:
         if probe and not exchange.claimed:
             self.breaker.cancel_probe()
         for delivery in exchange.claimed:
-            if delivery.id is None:
-                continue
             self._inflight[delivery.id] = asyncio.create_task(
                 self._deliver(delivery, probe=probe), name=f"deliver-{delivery.id}"
             )
@@ -293,8 +294,7 @@ class Worker:
                 self.breaker.cancel_probe()
             log.exception("delivery.unexpected_error", delivery_id=delivery.id)
         finally:
-            if delivery.id is not None:
-                self._inflight.pop(delivery.id, None)
+            self._inflight.pop(delivery.id, None)
             self._wake.set()
 
     def _result(self, response: Response, decision: Decision) -> claims.AttemptResult:

@@ -98,16 +98,17 @@ def store_batch(session: Session, items: Sequence[Incoming], *, now: datetime) -
     marks = _locked_watermarks(session, keys)
     moved: dict[str, int] = {}
     rows: list[dict[str, Any]] = []
-    #: Per item: its disposition, its event, and its delivery (an id, or a row of this batch).
-    plan: list[tuple[Disposition, IonEvent | None, int | None, int | None]] = []
+    #: Per item: its disposition, its event, whether its delivery is a row of this batch, and
+    #: that row's index or else the stored delivery's id.
+    plan: list[tuple[Disposition, IonEvent | None, bool, int]] = []
     first_row: dict[str, int] = {}
     for item in items:
         key, event = item.dedupe_key, item.event
         if key in existing:
-            plan.append((Disposition.DUPLICATE, event, existing[key], None))
+            plan.append((Disposition.DUPLICATE, event, False, existing[key]))
             continue
         if key in first_row:
-            plan.append((Disposition.DUPLICATE, event, None, first_row[key]))
+            plan.append((Disposition.DUPLICATE, event, True, first_row[key]))
             continue
         disposition = Disposition.ACCEPTED
         entity = event.entity_key if event is not None else None
@@ -120,7 +121,7 @@ def store_batch(session: Session, items: Sequence[Incoming], *, now: datetime) -
                 moved[entity] = event.event_id
         first_row[key] = len(rows)
         rows.append(_values(item, disposition, now))
-        plan.append((disposition, event, None, first_row[key]))
+        plan.append((disposition, event, True, first_row[key]))
     ids = [int(row_id) for row_id in connection.execute(_INSERT, rows).scalars()] if rows else []
     # `event_id` only ever moved up within the batch, so it is each object's new maximum.
     raised = [{"key": e, "mark": m, "now": now} for e, m in moved.items() if e in marks]
@@ -130,12 +131,8 @@ def store_batch(session: Session, items: Sequence[Incoming], *, now: datetime) -
     if created:
         connection.execute(_NEW_MARK, created)
     return [
-        Stored(
-            delivery_id=known if known is not None else ids[row or 0],
-            disposition=disposition,
-            event=event,
-        )
-        for disposition, event, known, row in plan
+        Stored(delivery_id=ids[ref] if in_batch else ref, disposition=disposition, event=event)
+        for disposition, event, in_batch, ref in plan
     ]
 
 

@@ -33,9 +33,7 @@ def head_revision() -> str:
     """The newest revision the migrations know: what `upgrade` brings a database to."""
     from alembic.script import ScriptDirectory
 
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     if head is None:
         raise RuntimeError("no migrations found")
     return head

@@ -64,7 +64,7 @@ def settle(
         response_body="x" * 10_000,
     )
     with session_scope(engine) as session:
-        return claims.finish(session, delivery_id, owner=owner, result=result)
+        return claims.finish_many(session, [(delivery_id, result)], owner=owner)[0]
 
 
 def test_one_delivery_per_object_at_a_time_in_order(engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""The delivery worker's own PostgreSQL engine: its session settings, and the URL's kept."""
+"""The engines `serve` runs on: the delivery worker's own PostgreSQL pool, SQLite checkpoints."""
 
 from __future__ import annotations
 
