@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from weakref import WeakKeyDictionary
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from bridge.store.db import is_sqlite, session_scope
+from bridge.store.db import connection_scope, is_sqlite, session_scope
 
 _locks: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 _guard = threading.Lock()
@@ -32,11 +32,24 @@ def _lock_for(engine: Engine) -> threading.Lock:
 
 
 @contextmanager
+def _serialised(engine: Engine) -> Iterator[None]:
+    """Holds the engine's write lock on SQLite; nothing on PostgreSQL."""
+    if not is_sqlite(engine):
+        yield
+        return
+    with _lock_for(engine):
+        yield
+
+
+@contextmanager
 def write_scope(engine: Engine) -> Iterator[Session]:
     """`session_scope`, serialised per engine on SQLite."""
-    if not is_sqlite(engine):
-        with session_scope(engine) as session:
-            yield session
-        return
-    with _lock_for(engine), session_scope(engine) as session:
+    with _serialised(engine), session_scope(engine) as session:
         yield session
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """`connection_scope` (Core, no ORM session), serialised per engine on SQLite."""
+    with _serialised(engine), connection_scope(engine) as connection:
+        yield connection

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from bridge.clock import utcnow
 from bridge.delivery.claims import Outgoing
-from bridge.delivery.serial import write_scope
+from bridge.delivery.serial import write_connection, write_scope
 from bridge.inbox.codec import IonEvent, parse
 from bridge.inbox.store import Disposition, Incoming, store_batch
 from bridge.reconcile import measure
@@ -214,8 +214,8 @@ def direct_ingest(engine: Engine, clock: Callable[[], datetime]) -> Ingest:
         items = [Incoming(body=b, content_type="application/json", event=parse(b)) for b in bodies]
 
         def write() -> int:
-            with write_scope(engine) as session:
-                stored = store_batch(session, items, now=clock())
+            with write_connection(engine) as connection:
+                stored = store_batch(connection, items, now=clock())
             return sum(1 for s in stored if s.disposition is not Disposition.DUPLICATE)
 
         return await anyio.to_thread.run_sync(write)

@@ -6,9 +6,11 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from bridge.delivery.serial import write_connection
 from bridge.inbox import codec
 from bridge.inbox.store import Disposition, Incoming, store_batch
 from bridge.inbox.writer import IngestWriter
@@ -28,8 +30,8 @@ def raw(body: bytes) -> Incoming:
 
 
 def store(engine: Engine, *items: Incoming) -> list[tuple[int, Disposition]]:
-    with session_scope(engine) as session:
-        return [(s.delivery_id, s.disposition) for s in store_batch(session, items, now=NOW)]
+    with write_connection(engine) as connection:
+        return [(s.delivery_id, s.disposition) for s in store_batch(connection, items, now=NOW)]
 
 
 def deliveries(engine: Engine) -> list[Delivery]:
@@ -93,6 +95,30 @@ def test_pass_through_is_deduplicated_by_its_bytes(engine: Engine) -> None:
     rows = deliveries(engine)
     assert [r.body for r in rows] == [b"\xff garbage", b"other"]
     assert all(r.entity_key is None and r.dedupe_key.startswith("sha256:") for r in rows)  # type: ignore[union-attr]
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(engine: Engine) -> None:
+    """One read of keys, one of watermarks, one insert (SQLite: plus one read of the new ids),
+    one write of watermarks: never a statement per delivery (SQLite cannot order RETURNING, so
+    a RETURNING insert there would go row by row). The ids follow arrival order."""
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        store(engine, incoming(1, entity=1))
+        single = len(statements)
+        statements.clear()
+        results = store(engine, *(incoming(i, entity=i) for i in range(100, 140)))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == single, statements
+    ids = [delivery_id for delivery_id, _ in results]
+    assert ids == sorted(set(ids))
+    stored = {r.id: r.event_id for r in deliveries(engine)}
+    assert [stored[i] for i in ids] == list(range(100, 140))
 
 
 def test_group_commit_answers_each_request_after_its_batch(engine: Engine) -> None:
