@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute
 from bridge.clock import utcnow
 from bridge.delivery.claims import Outgoing
 from bridge.delivery.config import WorkerConfig
+from bridge.delivery.retention import RetentionJob
 from bridge.delivery.sender import VioletSender
 from bridge.delivery.worker import Worker
 from bridge.hooks import Hook, HookRunner
@@ -228,6 +229,10 @@ def build_bridge(
         _sqlite_keeper=keeper,
     )
     writer.on_committed = bridge.ingested
+    if settings.retention_days:
+        job = RetentionJob(engine, days=settings.retention_days, clock=clock, metrics=metrics)
+        bridge.on_startup.append(job.start)
+        bridge.on_shutdown.append(job.stop)
     if reconcile and importlib.util.find_spec(RECONCILE_PLUGIN) is not None:
         importlib.import_module(RECONCILE_PLUGIN).install(bridge)
     return bridge

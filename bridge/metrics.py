@@ -111,6 +111,12 @@ class Metrics:
         self.paused = Gauge(
             "bridge_destination_paused", "1 while sending is paused after a 410 Gone", registry=r
         )
+        self.pruned = Counter(
+            "bridge_pruned",
+            "Rows deleted past the retention, by kind (deliveries, attempts, runs)",
+            ["kind"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The registry in Prometheus text format."""

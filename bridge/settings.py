@@ -46,6 +46,10 @@ ION_ENVIRONMENTS: dict[str, tuple[str, str]] = {
         "https://auth-staging-aus.buildwithion.com",
     ),
 }
+#: The shortest `retention_days` accepted: a pruned delivery takes its dedupe key with it, so it
+#: must outlive the sender's retries. ION's retry horizon is not published (ion.md: assumed);
+#: peers retry for ~27 h (Svix) to ~3 days (Standard Webhooks' example).
+MIN_RETENTION_DAYS = 3
 TOKEN_PATH = "/realms/api-keys/protocol/openid-connect/token"  # noqa: S105 (a path, not a secret)
 
 
@@ -87,6 +91,8 @@ class Settings(BaseModel):
     delivery_min_backoff_seconds: float = 60
     delivery_poll_seconds: float = 1.0
     shutdown_grace_seconds: float = 10
+    #: Days settled deliveries (with their attempts) and finished runs are kept; 0: forever.
+    retention_days: float = 30
 
     inbox_max_body_bytes: int = 5 * 1024 * 1024
     inbox_require: Literal["any", "token", "signature", "both"] = "any"
@@ -116,6 +122,16 @@ class Settings(BaseModel):
     def _known_environment(cls, value: str | None) -> str | None:
         if value is not None and value not in ION_ENVIRONMENTS:
             raise ValueError(f"must be one of {', '.join(ION_ENVIRONMENTS)}")
+        return value
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_floor(cls, value: float) -> float:
+        if value != 0 and not value >= MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"must be 0 (keep forever) or at least {MIN_RETENTION_DAYS} days: a deleted "
+                "delivery's event id could be accepted again if ION retried it later"
+            )
         return value
 
     @field_validator("port")

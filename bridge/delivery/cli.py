@@ -4,6 +4,7 @@
     bridge events show ID [--json]                       ID: numeric id or webhook-id
     bridge events resend ID... | --status FAILED [--since ISO8601] [--json]
     bridge events resume                                 lift the pause after a 410 Gone
+    bridge events prune [--days N] [--dry-run] [--json]  delete what is past retention
 
 Works on the database directly, so it needs no running `serve`; a running worker picks resends
 up within `delivery_poll_seconds`. Tables on a terminal, JSON with --json.
@@ -15,6 +16,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,9 +27,9 @@ from rich.text import Text
 from sqlmodel import Session
 
 from bridge.clock import parse_iso, utcnow
-from bridge.delivery import destination, log, replay
+from bridge.delivery import destination, log, replay, retention
 from bridge.errors import StorageError, UsageError
-from bridge.settings import load_settings
+from bridge.settings import MIN_RETENTION_DAYS, load_settings
 from bridge.store.db import make_engine, schema_is_current, session_scope
 from bridge.store.models import DeliveryStatus
 
@@ -215,6 +217,42 @@ def resume_sending() -> None:
     """Lift the pause that a 410 Gone from Violet put on all sending."""
     resumed = _in_session(lambda s: destination.resume(s, now=utcnow()))
     click.echo("sending resumed" if resumed else "sending was not paused")
+
+
+@events.command("prune")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=MIN_RETENTION_DAYS),
+    help="keep this many days instead of BRIDGE_RETENTION_DAYS",
+)
+@click.option("--dry-run", is_flag=True, help="count what would be deleted, delete nothing")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of text")
+def prune_events(days: float | None, dry_run: bool, as_json: bool) -> None:
+    """Delete settled deliveries (SUCCEEDED, SUPERSEDED) with their attempts, and finished
+    reconciliation runs, older than the retention. Open deliveries and dead letters stay.
+    `serve` does this by itself every hour."""
+    settings = load_settings()
+    keep = settings.retention_days if days is None else days
+    if not keep:
+        click.echo("retention is off (BRIDGE_RETENTION_DAYS=0): nothing is deleted")
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        if not schema_is_current(engine):
+            raise StorageError("the database has no schema yet; run `bridge db upgrade`")
+        act = retention.count if dry_run else retention.prune
+        pruned = act(engine, now=utcnow(), days=keep)
+    finally:
+        engine.dispose()
+    if as_json:
+        _echo_json({**asdict(pruned), "cutoff": pruned.cutoff.isoformat(), "dry_run": dry_run})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(
+        f"{verb} {pruned.deliveries} deliveries, {pruned.attempts} attempts and "
+        f"{pruned.runs} reconciliation runs older than {pruned.cutoff:%Y-%m-%d %H:%M} UTC "
+        f"({keep:g} days)"
+    )
 
 
 def _parse_since(value: str | None) -> datetime | None:
