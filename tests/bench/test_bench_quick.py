@@ -50,5 +50,8 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert (tmp_path / "latest.png").read_bytes()[:4] == b"\x89PNG"
     sections = report["sections"]
     assert set(sections["ingest"]["data"]["unstored"].values()) == {0}
+    # The in-process runs: the bridge's app accepted every signed delivery, as over HTTP.
+    in_process = sections["ingest"]["data"]["in_process"]
+    assert list(in_process["sqlite"]["statuses"]) == ["200"]
     assert all(fig["lost"] == 0 for fig in sections["forward"]["data"]["backends"].values())
     assert sections["latency"]["data"]["lost"] == 0

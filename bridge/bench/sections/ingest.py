@@ -15,19 +15,26 @@ rate, where latency is taken from the scheduled send time. After the bridge runs
 acknowledged event id is looked up in the database: an acknowledged delivery missing there would
 be a broken promise, and is reported as such.
 
+Last, where a request's CPU goes: the bare app and the bridge's app called in-process (`asgicpu`:
+no HTTP server, no sockets) against their CPU per request over HTTP; the difference is the HTTP
+server's share.
+
 data: {"connections": int, "servers": {name: {"saturation": summary, "half": summary}},
-       "unstored": {backend: int}}
+       "unstored": {backend: int}, "in_process": {"bare"|"sqlite": AppCost}}
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import text
 
-from bridge.bench.bridgeproc import Credential
+from bridge.bench.asgicpu import AppCost, AppSpec, measure_app
+from bridge.bench.bridgeproc import BridgeProcess, Credential, pause_destination
 from bridge.bench.context import BenchContext, bridge_process, server_process, violet_process
+from bridge.bench.databases import fresh_database
 from bridge.bench.loadgen import run_load
 from bridge.bench.results import SectionResult
 from bridge.bench.spec import LoadResult, LoadSpec, RequestSpec, summarize
@@ -35,6 +42,8 @@ from bridge.store.db import make_engine
 
 CONNECTIONS = 16
 PATH = "/webhooks/ion"
+#: The in-process run never sends (its destination is paused); a URL is still required.
+VIOLET_PLACEHOLDER = "http://127.0.0.1:9/violet"
 
 
 class _Driver:
@@ -131,9 +140,82 @@ def run(ctx: BenchContext) -> SectionResult:
                 unstored[f"{backend}+forwarding"] = _unstored(
                     bridge.database_url, driver.acknowledged
                 )
-    result.data = {"connections": CONNECTIONS, "servers": servers, "unstored": unstored}
+    in_process = _in_process(ctx, credential, driver)
+    result.data = {
+        "connections": CONNECTIONS,
+        "servers": servers,
+        "unstored": unstored,
+        "in_process": {name: asdict(cost) for name, cost in in_process.items()},
+    }
     _rows(result, servers, unstored, ctx)
+    _cpu_rows(result, servers, in_process)
     return result
+
+
+def _in_process(ctx: BenchContext, credential: Credential, driver: _Driver) -> dict[str, AppCost]:
+    """The bare app and the bridge's app (SQLite) called in-process: CPU per request."""
+    requests, warmup = int(ctx.pick(20_000, 2_000)), int(ctx.pick(2_000, 200))
+    costs = {"bare": measure_app(AppSpec(app="bare", requests=requests, warmup=warmup))}
+    with fresh_database("sqlite", ctx.workdir / "db", ctx.postgres_url) as url:
+        bridge = BridgeProcess(
+            database_url=url, violet_url=VIOLET_PLACEHOLDER, log_dir=ctx.log_dir
+        ).prepare()
+        pause_destination(url)
+        request = RequestSpec(
+            port=bridge.port,
+            path=PATH,
+            kind="ion",
+            secret=credential.secret,
+            header=credential.header,
+            first_event_id=driver.next_event_id,
+        )
+        driver.next_event_id += 10_000_000
+        spec = AppSpec(
+            app="bridge", requests=requests, warmup=warmup, request=request, env=bridge.env
+        )
+        costs["sqlite"] = measure_app(spec)
+    return costs
+
+
+def _cpu_rows(
+    result: SectionResult, servers: dict[str, dict[str, Any]], in_process: dict[str, AppCost]
+) -> None:
+    """Where a request's CPU goes, in µs: over HTTP (server CPU / rate) and in-process."""
+
+    def over_http(name: str) -> float | None:
+        run = servers[name]["saturation"]
+        cpu = run.get("server_cpu")
+        return round(cpu / run["rate"] * 1e6, 1) if cpu and run["rate"] else None
+
+    bare_http, bridge_http = over_http("bare"), over_http("sqlite")
+    bare_app, bridge_app = in_process["bare"], in_process["sqlite"]
+    if bare_http is None or bridge_http is None:
+        return
+    http = round(bare_http - bare_app.cpu_us_per_request, 1)
+    result.row(
+        "CPU per request over HTTP: bare / bridge (SQLite)",
+        bare_http,
+        "µs",
+        f"bridge {bridge_http} µs ({bridge_http / bare_http:.1f} × bare): its server CPU / rate",
+    )
+    result.row(
+        "… of which the HTTP server (uvicorn, h11, sockets)",
+        http,
+        "µs",
+        f"bare over HTTP − the bare app called in-process ({bare_app.cpu_us_per_request} µs)",
+    )
+    result.row(
+        "… the bridge's app in-process: route, checks, group commit, SQLite",
+        bridge_app.cpu_us_per_request,
+        "µs",
+        f"{bridge_app.rate:,.0f} req/s, 16 callers, no HTTP; statuses {bridge_app.statuses}",
+    )
+    result.row(
+        "… the rest: two threads and the generator sharing 2 cores",
+        round(bridge_http - http - bridge_app.cpu_us_per_request, 1),
+        "µs",
+        "bridge over HTTP − HTTP server − bridge app",
+    )
 
 
 def _rows(
