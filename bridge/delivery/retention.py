@@ -112,8 +112,10 @@ def prune(
             attempts += their_attempts
             if removed < BATCH:
                 break
-    with write_connection(engine) as connection:
-        runs = int(connection.execute(delete(_R).where(*_finished_runs(cutoff))).rowcount)
+    runs = 0
+    if not (stop and stop.is_set()):
+        with write_connection(engine) as connection:
+            runs = int(connection.execute(delete(_R).where(*_finished_runs(cutoff))).rowcount)
     return Pruned(deliveries=deliveries, attempts=attempts, runs=runs, cutoff=cutoff)
 
 

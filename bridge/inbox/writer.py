@@ -54,8 +54,8 @@ class IngestWriter:
         self._max_batch = max_batch
         self._queue: asyncio.Queue[Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        #: The writer's own thread: a batch never waits behind other threaded work for a
-        #: slot, and the hop costs a third of anyio's `to_thread` (its limiter, its scopes).
+        #: The writer's own thread: a batch never waits for a slot behind other threaded work
+        #: (anyio's shared pool has 40), and the hop skips anyio's limiter and cancel scopes.
         self._thread: ThreadPoolExecutor | None = None
 
     @property
