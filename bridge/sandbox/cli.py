@@ -27,6 +27,7 @@ from bridge.logs import configure_logging
 from bridge.sandbox.demo import (
     CLIENT_ID,
     CLIENT_SECRET,
+    LATE_FILLS,
     PACE_SECONDS,
     DemoResult,
     Wire,
@@ -122,7 +123,13 @@ def run_demo(
     for number, (name, wire) in enumerate(wirings.items(), start=1):
         console.print(Text(f"\n[{number}/{len(wirings)}] {name}", style="bold"))
         results[name] = run_wiring(
-            name, wire, seed=seed, operations=operations, pause=PACE_SECONDS, progress=say
+            name,
+            wire,
+            seed=seed,
+            operations=operations,
+            pause=PACE_SECONDS,
+            late_fills=LATE_FILLS,
+            progress=say,
         )
     result = DemoResult(wirings=results, seconds=time.monotonic() - started)
     console.print()

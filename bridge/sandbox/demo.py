@@ -43,6 +43,11 @@ SETTLE_DELAY = 0.5
 #: and a bridge sharing this process's one core with both stand-ins and the users falls behind
 #: the burst; a steady pace (still far busier than a real factory) shows its normal latency.
 PACE_SECONDS = 0.025
+#: Fills of empty fields played after the day, LATE_FILL_AFTER_SECONDS later: longer than the
+#: bridge's settle window in the demo (`through_bridge.SETTLE_DELAYS_SECONDS`), so they are the
+#: empty → populated gap, not ION's own late fields (a test keeps the two apart).
+LATE_FILLS = 20
+LATE_FILL_AFTER_SECONDS = 3.0
 QUIET_TIMEOUT = 30.0
 
 
@@ -224,6 +229,7 @@ def run_wiring(
     operations: int = 300,
     limitations: Limitations | None = None,
     pause: float = 0.0,
+    late_fills: int = 0,
     progress: Progress | None = None,
 ) -> WiringResult:
     """Play the day against fresh stand-ins joined by `wire`; compare Violet's view with ION."""
@@ -239,6 +245,8 @@ def run_wiring(
                 seed=seed,
                 operations=operations,
                 pause=pause,
+                late_fills=late_fills,
+                late_after=LATE_FILL_AFTER_SECONDS,
             )
         )
         say(f"  done in {day.seconds:.1f} s; waiting for ION's webhook queue to drain")

@@ -5,6 +5,11 @@ get lines, have their empty fields filled in later, change ship-to location and 
 their statuses; locations get new addresses, suppliers new names, parts new descriptions. That mix
 exercises each of ION's four webhook limitations. Every choice comes from `random.Random(seed)`
 and ids are handed out in order, so one seed always produces the same final data in ION.
+
+At full speed the whole day takes seconds, so a field is always filled in moments after the
+object was created: to a bridge, that looks like ION's own late fields. `late_fills` adds, after
+a pause of `late_after` seconds, that many fills of fields still empty: a user coming back to an
+order later in the day (the empty → populated gap proper).
 """
 
 from __future__ import annotations
@@ -157,6 +162,13 @@ class _Day:
         possible = {kind: weight for kind, weight in _WEIGHTS.items() if self._possible(kind)}
         return self.rng.choices(list(possible), weights=list(possible.values()))[0]
 
+    def choose_fill(self) -> str | None:
+        """`fill_order` or `fill_line`, weighted as in the day; None when nothing is empty."""
+        possible = {k: _WEIGHTS[k] for k in ("fill_order", "fill_line") if self._possible(k)}
+        if not possible:
+            return None
+        return self.rng.choices(list(possible), weights=list(possible.values()))[0]
+
     def _possible(self, kind: str) -> bool:
         needs = {
             "add_line": self.orders,
@@ -299,8 +311,11 @@ async def play_day(
     seed: int = 7,
     operations: int = 300,
     pause: float = 0.0,
+    late_fills: int = 0,
+    late_after: float = 0.0,
 ) -> DayReport:
-    """Play `operations` user actions against the ION stand-in; the same seed, the same data."""
+    """Play `operations` user actions against the ION stand-in, then `late_fills` fills of
+    fields left empty, `late_after` seconds later; the same seed, the same data."""
     started = time.monotonic()
     counts: Counter[str] = Counter()
     async with httpx.AsyncClient(timeout=30) as http:
@@ -317,9 +332,17 @@ async def play_day(
                 counts[kind] += 1
                 if pause:
                     await asyncio.sleep(pause)
+            if late_fills:
+                await asyncio.sleep(late_after)
+            for _ in range(late_fills):
+                fill = day.choose_fill()
+                if fill is None:
+                    break
+                await day.play(fill)
+                counts[f"later: {fill}"] += 1
     return DayReport(
         counts=dict(sorted(counts.items())),
-        operations=operations,
+        operations=sum(counts.values()),
         retries=ion.retries,
         seconds=time.monotonic() - started,
     )

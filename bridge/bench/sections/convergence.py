@@ -32,6 +32,8 @@ from bridge.bench.context import BenchContext
 from bridge.bench.results import SectionResult
 from bridge.sandbox import through_bridge as demo_bridge
 from bridge.sandbox.demo import (
+    LATE_FILL_AFTER_SECONDS,
+    LATE_FILLS,
     RESOURCES,
     StandIns,
     direct,
@@ -105,6 +107,8 @@ def _through_bridge(ctx: BenchContext, seed: int, operations: int) -> dict[str, 
                     client_secret=stands.client_secret,
                     seed=seed,
                     operations=operations,
+                    late_fills=LATE_FILLS,
+                    late_after=LATE_FILL_AFTER_SECONDS,
                 )
             )
             wait_for_ion_quiet(stands, day_ended=time.monotonic())
@@ -131,7 +135,9 @@ def _through_bridge(ctx: BenchContext, seed: int, operations: int) -> dict[str, 
 def run(ctx: BenchContext) -> SectionResult:
     result = SectionResult(name="convergence")
     seed, operations = 7, int(ctx.pick(300, 80))
-    direct_run = run_wiring("direct", direct, seed=seed, operations=operations)
+    direct_run = run_wiring(
+        "direct", direct, seed=seed, operations=operations, late_fills=LATE_FILLS
+    )
     bridged = _through_bridge(ctx, seed, operations)
     columns = {"direct": direct_run.convergence, "through the bridge": bridged["convergence"]}
     console = Console(record=True, width=120, file=io.StringIO())
