@@ -12,6 +12,7 @@ A SIGKILL skips all this and loses nothing acknowledged: leases expire and the w
 
 from __future__ import annotations
 
+import gc
 import sys
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -31,6 +32,20 @@ log = structlog.get_logger(__name__)
 
 #: How often the interpreter lets another thread take the GIL (Python's default: 0.005).
 GIL_SWITCH_SECONDS = 0.001
+
+
+async def freeze_startup_heap() -> None:
+    """Take what exists once `serve` has started out of the garbage collector's sight.
+
+    The modules, the app and the ORM's mappings are ~120,000 objects that live as long as the
+    process, and every full collection walked them all: under load at the inbox's saturation
+    one ran every 2–3 s and held the event loop for ~36 ms, every request waiting behind it
+    (the slowest answers: max 41–44 ms; frozen, 14–20 ms at the same rate, side by side; at
+    half saturation p99 7.5–8.7 → 6.6–6.9 ms). Later objects are collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+    log.info("serve.heap_frozen", objects=gc.get_freeze_count())
 
 
 class _DrainingServer(uvicorn.Server):
@@ -70,6 +85,7 @@ def serve(host: str | None, port: int | None, no_reconcile: bool) -> None:
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     bridge = build_bridge(settings, reconcile=not no_reconcile)
     app = create_app(bridge)
+    bridge.on_startup.append(freeze_startup_heap)  # last: after every part has started
     config = uvicorn.Config(
         app,
         host=host or settings.host,
