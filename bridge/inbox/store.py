@@ -78,6 +78,8 @@ _FIND = {name: _find(name) for name in ("sqlite", "postgresql")}
 _MARKS = {name: _marks(name) for name in ("sqlite", "postgresql")}
 
 _INSERT = insert(_D)
+# PostgreSQL: many rows in one statement, ids back in the rows' order.
+_INSERT_RETURNING = insert(_D).returning(_D.c.id, sort_by_parameter_order=True)
 _NEW_MARK = insert(_W).values(
     entity_key=bindparam("key"), last_event_id=bindparam("mark"), updated_at=bindparam("now")
 )
@@ -193,15 +195,17 @@ def _values(item: Incoming, disposition: Disposition, now: datetime) -> dict[str
 def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert `rows` in order; their ids, in the same order.
 
-    One `executemany` (a prepared statement run per row: psycopg pipelines them), then the ids
-    read back by the rows' dedupe keys, unique by constraint. The rows are inserted one after
-    the other, so ids rise in arrival order (per-object order relies on it). Not RETURNING:
-    SQLite cannot promise the order of RETURNING rows, so SQLAlchemy inserted them one statement
-    at a time there (~25 µs each); on PostgreSQL it rendered one long statement that psycopg
-    parsed again for every batch (the new way: ~12 % less CPU per batch there).
+    PostgreSQL: one multi-row INSERT … RETURNING, ids sorted back into the rows' order.
+    SQLite cannot promise the order of RETURNING rows, so SQLAlchemy would insert the rows one
+    statement at a time there (~25 µs each): one `executemany` instead, then the ids read back by
+    the rows' dedupe keys, unique by constraint. The rows are inserted one after the other, so
+    ids rise in arrival order (per-object order relies on it). (The SQLite way on PostgreSQL
+    costs less CPU but more round trips: 1,140 vs 1,380 ingested/s, side by side.)
     """
     if not rows:
         return []
+    if connection.dialect.name == "postgresql":
+        return [int(row_id) for row_id in connection.execute(_INSERT_RETURNING, rows).scalars()]
     connection.execute(_INSERT, rows)
     keys = [row["dedupe_key"] for row in rows]
     found = _lookup(connection, _FIND[connection.dialect.name], keys)

@@ -236,7 +236,9 @@ def run_wiring(
     say = progress or (lambda _: None)
     started = time.monotonic()
     with stand_ins(limitations=limitations) as stands, wire(stands) as settle:
-        say(f"  playing {operations} operations of ION activity")
+        later = f", then {late_fills} fills {LATE_FILL_AFTER_SECONDS:g} s later"
+        later = later if late_fills else ""
+        say(f"  playing {operations} operations of ION activity{later}")
         day = asyncio.run(
             play_day(
                 stands.ion_url,
