@@ -53,7 +53,11 @@ def test_sign_in_see_failure_resend_see_it_delivered(sqlite_url: str, tmp_path: 
             delivery_id = int(row.get_attribute("id").removeprefix("failure-"))
 
             driver.find_element(By.ID, f"resend-{delivery_id}").click()
-            notice = driver.find_element(By.ID, "notice")
+            # The click posts a form; the page that answers it carries the notice. Wait for that
+            # page rather than reading the one still shown (a race CI lost once).
+            notice = WebDriverWait(driver, 20, poll_frequency=0.1).until(
+                lambda d: (found := driver.find_elements(By.ID, "notice")) and found[0]
+            )
             assert "Queued again" in notice.text
 
             def delivered(d: object) -> bool:
