@@ -24,6 +24,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bridge.clock import parse_iso, utcnow
@@ -38,15 +39,21 @@ _STYLE = {"SUCCEEDED": "green", "FAILED": "red", "PENDING": "yellow", "SENDING":
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
-    engine = make_engine(load_settings().database_url)
+def _engine(database_url: str | None = None) -> Iterator[Engine]:
+    """The configured database's engine, once its schema is known to be there."""
+    engine = make_engine(database_url or load_settings().database_url)
     try:
         if not schema_is_current(engine):
             raise StorageError("the database has no schema yet; run `bridge db upgrade`")
-        with session_scope(engine) as session:
-            yield session
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    with _engine() as engine, session_scope(engine) as session:
+        yield session
 
 
 def _in_session(fn: Callable[[Session], T]) -> T:
@@ -236,14 +243,9 @@ def prune_events(days: float | None, dry_run: bool, as_json: bool) -> None:
     if not keep:
         click.echo("retention is off (BRIDGE_RETENTION_DAYS=0): nothing is deleted")
         return
-    engine = make_engine(settings.database_url)
-    try:
-        if not schema_is_current(engine):
-            raise StorageError("the database has no schema yet; run `bridge db upgrade`")
+    with _engine(settings.database_url) as engine:
         act = retention.count if dry_run else retention.prune
         pruned = act(engine, now=utcnow(), days=keep)
-    finally:
-        engine.dispose()
     if as_json:
         _echo_json({**asdict(pruned), "cutoff": pruned.cutoff.isoformat(), "dry_run": dry_run})
         return

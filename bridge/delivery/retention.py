@@ -28,15 +28,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 import structlog
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import ColumnElement, Table, delete, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from bridge.delivery.serial import write_connection
 from bridge.errors import StorageError
+from bridge.jobs import Schedule
 from bridge.metrics import Metrics
 from bridge.store.db import connection_scope
 from bridge.store.models import Attempt, Delivery, DeliveryStatus, ReconcileRun
@@ -48,6 +48,8 @@ BATCH = 1000
 #: How often `serve` prunes, and how long after its start the first time.
 PRUNE_EVERY_SECONDS = 3600.0
 FIRST_PRUNE_AFTER_SECONDS = 60.0
+#: On shutdown, how long a prune in flight may take to finish its current batch.
+STOP_GRACE_SECONDS = 10.0
 
 log = structlog.get_logger(__name__)
 
@@ -137,8 +139,8 @@ def count(engine: Engine, *, now: datetime, days: float) -> Pruned:
 
 
 class RetentionJob:
-    """`serve`'s prune: a minute after start, then every `every_seconds` (APScheduler, one run
-    at a time, missed runs coalesced). A shutdown stops it between two batches."""
+    """`serve`'s prune: a minute after start, then every `every_seconds` (`bridge.jobs`). A
+    shutdown stops a prune in flight after its current batch."""
 
     def __init__(
         self,
@@ -157,38 +159,20 @@ class RetentionJob:
         self.every_seconds = every_seconds
         self.first_after_seconds = first_after_seconds
         self._stop = threading.Event()
-        self._scheduler: AsyncIOScheduler | None = None
-        self._running: asyncio.Task[Any] | None = None
+        self._schedule: Schedule | None = None
 
     async def start(self) -> None:
         self._stop.clear()
-        self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._scheduler.add_job(
-            self._scheduled,
-            "interval",
-            seconds=self.every_seconds,
-            next_run_time=datetime.now(UTC) + timedelta(seconds=self.first_after_seconds),
-            id="retention",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=None,
-        )
-        self._scheduler.start()
+        self._schedule = Schedule("retention")
+        first = datetime.now(UTC) + timedelta(seconds=self.first_after_seconds)
+        self._schedule.every("retention", self.run_once, self.every_seconds, first_at=first)
+        self._schedule.start()
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
-        if self._running is not None:
-            await asyncio.gather(self._running, return_exceptions=True)
-
-    async def _scheduled(self) -> None:
-        self._running = asyncio.current_task()
-        try:
-            await self.run_once()
-        finally:
-            self._running = None
+        if self._schedule is not None:
+            await self._schedule.stop(STOP_GRACE_SECONDS)
+            self._schedule = None
 
     async def run_once(self) -> Pruned | None:
         """One prune now; None when the database refused (logged; the next run tries again)."""
