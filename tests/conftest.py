@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
@@ -96,3 +97,13 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _logging_config_restored() -> Iterator[None]:
+    """A test that runs the CLI in-process configures logging onto pytest's capture stream,
+    which is closed once that test ends; later tests' log lines would then raise (a worker
+    logging a 410 died of it). Each test gets back the configuration it started with."""
+    before = structlog.get_config()
+    yield
+    structlog.configure(**before)
