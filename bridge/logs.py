@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 _SECRETS: set[str] = set()
+_dropped = 0  # log lines that could not be written (see `_Output`)
 
 
 def register_secret(*values: str | None) -> None:
@@ -40,6 +41,31 @@ def _scrub_text(text: str, secrets: Iterable[str] | None = None) -> str:
     return text
 
 
+class _Output(structlog.PrintLogger):
+    """Writes each rendered line; a line that cannot be written is counted, never raised.
+
+    A log call sits inside error handlers and loops that must keep going (the delivery worker
+    logs from its own `except`): a closed or broken stream (a detached terminal, a full pipe that
+    errors, a test's closed capture) must not end them. `dropped_lines()` tells how many were lost;
+    `/metrics` exports it as `bridge_log_lines_dropped_total`.
+    """
+
+    def msg(self, message: str) -> None:
+        global _dropped  # one process-wide tally, written under the GIL
+        try:
+            super().msg(message)
+        except (OSError, ValueError):  # ValueError: "I/O operation on closed file"
+            _dropped += 1
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+def dropped_lines() -> int:
+    """Log lines lost to a stream that could not be written, since the process started."""
+    return _dropped
+
+
 def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None) -> None:
     out = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not getattr(out, "isatty", lambda: False)())
@@ -59,7 +85,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: Any = None
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=lambda *_args: _Output(out),
         cache_logger_on_first_use=False,
     )
     # Libraries log through the standard library: keep their noise at warning level.

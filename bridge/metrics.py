@@ -14,7 +14,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from bridge.logs import dropped_lines
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -118,6 +122,21 @@ class Metrics:
             registry=r,
         )
 
+        r.register(_DroppedLogLines())
+
     def render(self) -> bytes:
         """The registry in Prometheus text format."""
         return generate_latest(self.registry)
+
+
+class _DroppedLogLines(Collector):
+    """The process's tally of log lines its output stream refused (read when scraped)."""
+
+    def collect(self) -> list[CounterMetricFamily]:
+        return [
+            CounterMetricFamily(
+                "bridge_log_lines_dropped",
+                "Log lines that could not be written (a closed or broken output stream)",
+                value=dropped_lines(),
+            )
+        ]
