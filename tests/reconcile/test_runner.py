@@ -184,7 +184,7 @@ def test_full_walk_reports_objects_gone_from_ion_and_deletes_them_if_configured(
         ids = seed(ion)
         quiet = settings_for(ion.url, database_url, reconcile_overlap_seconds=0)
         with_service(quiet, cli_run())
-        del world.tables["LOCATIONS"][ids["location"]]  # gone from ION (no delete mutation)
+        world.delete("LOCATIONS", ids["location"])  # gone from ION (no delete mutation)
         reported = with_service(quiet, cli_run(full=True))
         assert reported.counts["disappeared"] == {"LOCATIONS": 1}
         engine = make_engine(database_url)

@@ -4,20 +4,14 @@ For each catalog size, the ION stand-in's world is seeded in-process (rows writt
 its tables, dated over the past three months, as a catalog that has existed for a while), served
 on loopback, and `bridge reconcile` runs as a subprocess, as an operator or the scheduler would:
 
-1. first run: on the smaller catalog, the bridge's first run walks everything and records the
-   baseline (a full walk); on the big one it is primed instead with `bridge reconcile --since
-   <an hour ago>`, which records the recently edited locations and suppliers (see below);
+1. first run: the bridge's first run walks everything and records the baseline (a full walk);
 2. incremental, 10 changed: a handful of edits, then one run (the cost of a quiet interval);
 3. incremental, 1 % changed: 1 % of the orders edited, then one run;
-4. full: `bridge reconcile --full` on the smaller catalog (nothing left to repair: pure cost).
+4. full: `bridge reconcile --full` (nothing left to repair: pure cost).
 
-Why the big catalog is primed and its full walk not run: the stand-in answers each page by
-filtering and sorting all its rows in Python (O(catalog) per page), so a full walk costs O(N²)
-there, about 15 minutes at 100,000 on this machine. ION itself pages by index. A full walk's
-request count is exact anyway (catalog / page size, + one per other resource), so it is computed
-for the big catalog and its time estimated from the measured cost per page at that size.
-Priming leaves the untouched catalog without snapshots; that does not change what an incremental
-run walks (only what changed since the cursor), but a full walk would take every object for new.
+The stand-in answers a keyset page from the position the walk's filter gives, in a sorted copy
+of the table (as ION's index would), so a walk costs it O(rows), not O(rows²), and the big
+catalog's walks are run, not estimated.
 
 Requests are counted twice: by the run itself (`reconcile_runs.counts.requests`) and at the
 stand-in (GraphQL requests it served); seconds are the run's own duration.
@@ -51,9 +45,14 @@ PAGE_SIZE = 100  # the bridge's default `ion_page_size`
 def seed(world: IonWorld, orders: int) -> None:
     """`orders` purchase orders written over past months, 50 locations and 50 suppliers."""
     now = datetime.now(UTC)
+    # Orders dated over three months up to yesterday: a catalog built over time, so the walk's
+    # overlap window (minutes) covers only what changes from now on. Locations and suppliers
+    # were last edited half an hour ago.
     for n in range(1, LOCATION_COUNT + 1):
-        world.insert(LOCATIONS, {"name": f"Dock {n}", "address": f"{n} Harbour Rd"})
-        world.insert(SUPPLIERS, {"name": f"Supplier {n}", "address": f"{n} Mill Lane"})
+        recent = now - timedelta(minutes=30, seconds=-n)
+        world.insert(LOCATIONS, {"name": f"Dock {n}", "address": f"{n} Harbour Rd"}, at=recent)
+        world.insert(SUPPLIERS, {"name": f"Supplier {n}", "address": f"{n} Mill Lane"}, at=recent)
+    spacing = timedelta(days=89) / max(orders, 1)
     for n in range(1, orders + 1):
         world.insert(
             PURCHASE_ORDERS,
@@ -63,19 +62,8 @@ def seed(world: IonWorld, orders: int) -> None:
                 "shipToLocationId": n % LOCATION_COUNT + 1,
                 "supplierId": n % SUPPLIER_COUNT + 1,
             },
+            at=now - timedelta(days=90) + (n - 1) * spacing,
         )
-    # Backdate the orders over three months up to yesterday: a catalog built over time, so the
-    # walk's overlap window (minutes) covers only what changes from now on. Locations, suppliers
-    # and the newest order were last edited half an hour ago: inside a priming run's `--since`,
-    # yet older than its baseline, so priming gives each of them a cursor without repairing
-    # anything (a resource the priming run saw nothing of would be walked whole next time).
-    orders_rows = world.rows(PURCHASE_ORDERS)
-    spacing = timedelta(days=89) / max(len(orders_rows), 1)
-    for offset, row in enumerate(orders_rows):
-        row["_created"] = row["_updated"] = now - timedelta(days=90) + offset * spacing
-    recent = [*world.rows(LOCATIONS), *world.rows(SUPPLIERS), orders_rows[-1]]
-    for offset, row in enumerate(recent):
-        row["_created"] = row["_updated"] = now - timedelta(minutes=30, seconds=-offset)
 
 
 def change(world: IonWorld, count: int, orders: int, round_: int) -> None:
@@ -117,7 +105,7 @@ def _run(env: dict[str, str], world: IonWorld, database_url: str, *args: str) ->
     }
 
 
-def _catalog(ctx: BenchContext, orders: int, *, full_walk: bool) -> dict[str, Any]:
+def _catalog(ctx: BenchContext, orders: int) -> dict[str, Any]:
     world = IonWorld(clients={CLIENT_ID: CLIENT_SECRET}, limitations=Limitations())
     started = time.monotonic()
     seed(world, orders)
@@ -127,37 +115,17 @@ def _catalog(ctx: BenchContext, orders: int, *, full_walk: bool) -> dict[str, An
     server = run_ion_standin(world, port=0)
     try:
         env = _env(server.url, database_url)
-        if full_walk:
-            figures["first"] = _run(env, world, database_url)
-        else:
-            since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-            figures["first"] = _run(env, world, database_url, "--since", since)
+        figures["first"] = _run(env, world, database_url)
         # Few changes first: the next run's overlap window (minutes) re-walks what changed
         # just before, so the quiet-interval figure must not follow the 1 % round.
         change(world, 10, orders, 1)
         figures["few"] = _run(env, world, database_url)
         change(world, orders // 100, orders, 2)
         figures["incremental"] = _run(env, world, database_url)
-        if full_walk:
-            figures["full"] = _run(env, world, database_url, "--full")
-        else:
-            figures["full"] = _estimated_full(figures["incremental"], orders)
+        figures["full"] = _run(env, world, database_url, "--full")
     finally:
         server.stop()
     return figures
-
-
-def _estimated_full(incremental: dict[str, Any], orders: int) -> dict[str, Any]:
-    """A full walk not run: its requests counted, its time from the measured cost per page."""
-    other = 4  # one page per other resource (lines, locations, suppliers, parts)
-    requests = -(-(orders + 2 * LOCATION_COUNT) // PAGE_SIZE) + other
-    per_request = incremental["seconds"] / max(incremental["requests"], 1)
-    return {
-        "requests": requests,
-        "requests_at_ion": None,
-        "seconds": round(requests * per_request, 1),
-        "estimated": True,
-    }
 
 
 def _env(ion_url: str, database_url: str) -> dict[str, str]:
@@ -179,26 +147,18 @@ def _env(ion_url: str, database_url: str) -> dict[str, str]:
 def run(ctx: BenchContext) -> SectionResult:
     result = SectionResult(name="reconcile")
     sizes = (500, 2_000) if ctx.quick else (10_000, 100_000)
-    catalogs = {str(size): _catalog(ctx, size, full_walk=size == sizes[0]) for size in sizes}
+    catalogs = {str(size): _catalog(ctx, size) for size in sizes}
     result.data = {"catalogs": catalogs, "page_size": PAGE_SIZE}
     for size, figures in catalogs.items():
         label = f"{int(size):,} POs"
-        first = (
-            "first run (primed with --since)"
-            if figures["full"].get("estimated")
-            else "first run (a full walk: the baseline)"
-        )
         for key, name in (
             ("few", "incremental, 10 changed"),
             ("incremental", "incremental, 1 % changed"),
             ("full", "full walk (--full)"),
-            ("first", first),
+            ("first", "first run (a full walk: the baseline)"),
         ):
             measured = figures[key]
-            if measured.get("estimated"):
-                note = f"not run: ~{measured['seconds']} s estimated from the cost per page"
-            else:
-                note = f"{measured['seconds']} s; {measured['requests_at_ion']} at the stand-in"
+            note = f"{measured['seconds']} s; {measured['requests_at_ion']} at the stand-in"
             result.row(f"{label}: {name}", measured["requests"], "requests", note)
         result.row(f"{label}: seeded in-process", figures["seed_seconds"], "s")
     few = [catalogs[size]["few"]["requests"] for size in catalogs]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -146,6 +147,85 @@ def distinct(nodes: Sequence[N], distinct_on: Sequence[str] | None) -> list[N]:
             seen.add(key)
             out.append(node)
     return out
+
+
+def keyset_key(sort: Sequence[str]) -> str | None:
+    """The column a sort orders by when it is (column, id) ascending — `[_UPDATED_ASC, ID_ASC]`,
+    `[_CREATED_ASC]`, `[ID_ASC]`, none — with a column that is never null; else None."""
+    fields = [sort_field(name) for name in sort]
+    if any(descending for _, descending in fields):
+        return None
+    names = [name for name, _ in fields]
+    if names and names[-1] == "id" and len(names) > 1:
+        names.pop()
+    key = names[0] if names else "id"
+    return key if len(names) <= 1 and key in {"id", *_TIMESTAMPS.values()} else None
+
+
+Bound = tuple[Any, float]
+
+
+def lower_bound(filters: Mapping[str, Any] | None, key: str) -> Bound | None:
+    """A (key, id) at or before every row `filters` can match, in (key, id) order; None when the
+    filter sets no such bound. The keyset walk's filters (`key >= since AND (key > at OR (key = at
+    AND id > n))`) give the position the walk left off, so a page starts there, not at row one."""
+    bounds: list[Bound] = []
+    equal: Any = None
+    lowest_id: float | None = None
+    for name, condition in _conjuncts(filters):
+        if name == "or_":
+            options = [lower_bound(part, key) for part in condition]
+            if options and all(b is not None for b in options):
+                bounds.append(min(b for b in options if b is not None))
+        elif isinstance(condition, Mapping) and set(condition) <= OPERATORS:
+            if name == key != "id":
+                found, equal = _bounds_on_key(condition)
+                bounds += found
+            if name == "id":
+                lowest_id = _lowest_id(condition)
+                if key == "id" and lowest_id is not None:
+                    bounds.append((lowest_id, -math.inf))
+    if equal is not None and lowest_id is not None:
+        bounds.append((equal, lowest_id))
+    return max(bounds) if bounds else None
+
+
+def _conjuncts(filters: Mapping[str, Any] | None) -> Iterator[tuple[str, Any]]:
+    """The (name, condition) pairs that must all hold, with `and_` lists flattened."""
+    for name, condition in (filters or {}).items():
+        if condition is None:
+            continue
+        if name == "and_":
+            for part in condition:
+                yield from _conjuncts(part)
+        else:
+            yield name, condition
+
+
+def _bounds_on_key(condition: Mapping[str, Any]) -> tuple[list[Bound], Any]:
+    found: list[Bound] = []
+    for op, operand in condition.items():
+        if operand is None:
+            continue
+        if op in {"gte", "eq"}:
+            found.append((operand, -math.inf))
+        elif op == "gt":
+            found.append((operand, math.inf))
+    return found, condition.get("eq")
+
+
+def _lowest_id(condition: Mapping[str, Any]) -> float | None:
+    """The smallest id `id` operators admit (ids are integers; ID operands arrive as strings)."""
+    lows = []
+    for op in ("eq", "gte", "gt"):
+        if condition.get(op) is None:
+            continue
+        try:
+            number = int(condition[op])
+        except (TypeError, ValueError):
+            continue
+        lows.append(number + 1 if op == "gt" else number)
+    return max(lows) if lows else None
 
 
 def cursor(offset: int) -> str:

@@ -6,7 +6,8 @@
     └── Invalid           a value ION would not accept
 
 The world is mutated only on the server's event loop, so it needs no locks; other threads may
-read it for assertions.
+read it for assertions. Rows are written through `insert`, `update`, `touch` and `delete` (each
+counts a write of its table), so that `ordered` knows when its sorted copy is out of date.
 """
 
 from __future__ import annotations
@@ -107,6 +108,9 @@ class IonWorld:
         self._last_ids: Counter[str] = Counter()
         self._entity_ids = 0
         self._clock = datetime(1970, 1, 1, tzinfo=UTC)
+        #: Writes per table, and per (table, key) the rows sorted by (key, id) at a write count.
+        self._writes: Counter[str] = Counter()
+        self._ordered: dict[tuple[str, str], tuple[int, list[tuple[Any, int]], list[Row]]] = {}
 
     def now(self) -> datetime:
         """UTC now, strictly later than any time handed out before: `_updated` orders writes."""
@@ -129,10 +133,22 @@ class IonWorld:
     def rows(self, table: str) -> list[Row]:
         return list(self.tables[table].values())
 
-    def insert(self, table: str, values: Row) -> Row:
-        """Store a new row: a raw table write (no webhooks, no roll-ups), e.g. to seed data."""
+    def ordered(self, table: str, key: str) -> tuple[list[tuple[Any, int]], list[Row]]:
+        """The table's rows sorted by (`key`, id), and those sort keys (for `bisect`): ION's index
+        for a keyset walk. Sorted again only after the table was written."""
+        writes = self._writes[table]
+        cached = self._ordered.get((table, key))
+        if cached is None or cached[0] != writes:
+            rows = sorted(self.tables[table].values(), key=lambda row: (row[key], row["id"]))
+            cached = (writes, [(row[key], row["id"]) for row in rows], rows)
+            self._ordered[(table, key)] = cached
+        return cached[1], cached[2]
+
+    def insert(self, table: str, values: Row, *, at: datetime | None = None) -> Row:
+        """Store a new row: a raw table write (no webhooks, no roll-ups), e.g. to seed data.
+        `at` dates the row (`_created`, `_updated`), e.g. a catalog built over past months."""
         spec = TABLES[table]
-        at = self.now()
+        at = at or self.now()
         row: Row = dict.fromkeys(spec.columns)
         row.update(spec.defaults)
         row.update({key: value for key, value in values.items() if value is not None})
@@ -144,6 +160,7 @@ class IonWorld:
         if "createdById" in row:
             row.update(createdById=_ACTOR_ID, updatedById=_ACTOR_ID)
         self.tables[table][row["id"]] = row
+        self._writes[table] += 1
         return row
 
     def update(self, table: str, row_id: int, values: Row, etag: str | None = None) -> Row:
@@ -155,6 +172,7 @@ class IonWorld:
         if changed:
             row.update(changed)
             row.update(_updated=self.now(), _etag=self._etag())
+            self._writes[table] += 1
         return before
 
     def touch(self, table: str, row_id: int, etag: str | None = None) -> None:
@@ -162,10 +180,12 @@ class IonWorld:
         row = self.get(table, row_id)
         self.check_etag(table, row, etag)
         row.update(_updated=self.now(), _etag=self._etag())
+        self._writes[table] += 1
 
     def delete(self, table: str, row_id: int, etag: str | None = None) -> Row:
         row = self.get(table, row_id)
         self.check_etag(table, row, etag)
+        self._writes[table] += 1
         return self.tables[table].pop(row_id)
 
     def check_etag(self, table: str, row: Row, etag: str | None) -> None:
