@@ -34,6 +34,7 @@ from bridge.hooks import Hook, HookRunner
 from bridge.inbox import routes as inbox
 from bridge.inbox.codec import IonEvent
 from bridge.inbox.credentials import CredentialCache, Loader, database_loader
+from bridge.inbox.process import WriterProcess
 from bridge.inbox.store import Disposition, Stored
 from bridge.inbox.writer import IngestWriter
 from bridge.logs import register_secret
@@ -214,7 +215,7 @@ def build_bridge(
         rng=rng,
     )
     loader = credentials or database_loader(engine, settings, clock=clock)
-    writer = IngestWriter(engine, clock=clock)
+    writer = IngestWriter(engine, clock=clock, process=_writer_process(settings, engine))
     bridge = Bridge(
         settings=settings,
         engine=engine,
@@ -236,6 +237,15 @@ def build_bridge(
     if reconcile and importlib.util.find_spec(RECONCILE_PLUGIN) is not None:
         importlib.import_module(RECONCILE_PLUGIN).install(bridge)
     return bridge
+
+
+def _writer_process(settings: Settings, engine: Engine) -> WriterProcess | None:
+    """The ingest writer's own process, unless set to a thread (or the database is in memory)."""
+    if settings.ingest_writer != "process" or engine.url.database in (None, "", ":memory:"):
+        return None
+    url = engine.url.render_as_string(hide_password=False)
+    # Its commits never checkpoint the WAL: `serve` does, in the background (see `store.db`).
+    return WriterProcess(url, wal_autocheckpoint=False)
 
 
 @cache

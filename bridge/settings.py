@@ -95,6 +95,8 @@ class Settings(BaseModel):
     retention_days: float = 30
 
     inbox_max_body_bytes: int = 5 * 1024 * 1024
+    #: Where the inbox's batches are written: a process of their own, or a thread of `serve`.
+    ingest_writer: Literal["process", "thread"] = "process"
     inbox_require: Literal["any", "token", "signature", "both"] = "any"
     inbox_header_name: str = "x-bridge-token"
     secret_rotation_grace_seconds: float = 86400

@@ -27,6 +27,7 @@ from typing import Any
 
 from bridge.bench.bare import bare_app
 from bridge.bench.payloads import RequestFactory
+from bridge.bench.processes import tree_cpu_seconds
 from bridge.bench.spec import RequestSpec
 
 Scope = MutableMapping[str, Any]
@@ -51,6 +52,8 @@ class AppSpec:
 @dataclass(frozen=True, kw_only=True)
 class AppCost:
     cpu_us_per_request: float
+    #: Of which in the processes the app started (the ingest writer's), not in this one.
+    children_cpu_us_per_request: float = 0.0
     rate: float
     statuses: dict[str, int]
 
@@ -135,14 +138,19 @@ async def measure(spec: AppSpec) -> AppCost:
 
         await run(range(spec.warmup))
         statuses.clear()
-        cpu, wall = time.process_time(), time.perf_counter()
+        own, cpu, wall = time.process_time(), _tree_cpu(), time.perf_counter()
         await run(range(spec.warmup, spec.warmup + spec.requests))
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        own, cpu, wall = time.process_time() - own, _tree_cpu() - cpu, time.perf_counter() - wall
     return AppCost(
         cpu_us_per_request=round(cpu / spec.requests * 1e6, 1),
+        children_cpu_us_per_request=round(max(cpu - own, 0.0) / spec.requests * 1e6, 1),
         rate=round(spec.requests / wall, 1),
         statuses=dict(statuses),
     )
+
+
+def _tree_cpu() -> float:
+    return tree_cpu_seconds(os.getpid())
 
 
 def measure_app(spec: AppSpec, timeout: float = 300) -> AppCost:

@@ -81,12 +81,9 @@ class Spawned:
         return None if self.process is None else self.process.poll()
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (Linux /proc)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / _TICKS
+        """User + system CPU time so far of the process and the processes it started (Linux
+        /proc): `serve`'s ingest writer process counts as `serve`'s."""
+        return tree_cpu_seconds(self.pid)
 
     def kill(self) -> None:
         """kill -9: no shutdown hook runs, as when the host loses power to the process."""
@@ -110,3 +107,31 @@ class Spawned:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of `pid` and its living descendants (Linux /proc)."""
+    return sum(_cpu_of(member) for member in _tree(pid))
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its living descendants (each thread lists the children it started)."""
+    found, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                kids = [int(child) for child in children.read_text().split()]
+            except OSError:
+                continue
+            found += kids
+            frontier += kids
+    return found

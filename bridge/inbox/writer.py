@@ -6,6 +6,9 @@ database sees one commit (one fsync) for however many requests arrived during th
 Under light load a batch is a single delivery and nothing waits; under heavy load batches grow by
 themselves, with no timer to tune.
 
+The batch is written either in a thread of `serve` or, by default, in a process of its own
+(`bridge.inbox.process`, `BRIDGE_INGEST_WRITER`): the same statements, one transaction a batch.
+
 If a batch fails for a reason that may be one delivery's fault, its deliveries are written one by
 one so a poisoned one fails alone. A lost race with another process (unique key, deadlock) is
 retried: the retry sees the other side's row. A database that is down fails every future with
@@ -25,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bridge.delivery.serial import write_connection
 from bridge.errors import StorageError, StorageUnavailable
+from bridge.inbox.process import LostRace, WriterProcess
 from bridge.inbox.store import Incoming, Stored, store_batch
 
 log = structlog.get_logger(__name__)
@@ -46,8 +50,11 @@ class IngestWriter:
         clock: Callable[[], datetime],
         on_committed: Callable[[list[Stored]], None] | None = None,
         max_batch: int = 256,
+        process: WriterProcess | None = None,
     ) -> None:
         self._engine = engine
+        #: Where batches are written when set; else in the writer's own thread.
+        self._process = process
         self._clock = clock
         #: Called on the event loop with each committed batch's results (set by bootstrap).
         self.on_committed = on_committed
@@ -59,12 +66,19 @@ class IngestWriter:
         self._thread: ThreadPoolExecutor | None = None
 
     @property
+    def process(self) -> WriterProcess | None:
+        """The process batches are written in; None when they are written in a thread."""
+        return self._process
+
+    @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
         if not self.running:
-            if self._thread is None:
+            if self._process is not None and not self._process.alive:
+                await self._process.start()
+            if self._thread is None and self._process is None:
                 self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
             self._task = asyncio.create_task(self._run(), name="ingest-writer")
 
@@ -78,6 +92,8 @@ class IngestWriter:
         if self._thread is not None:
             self._thread.shutdown(wait=False)
             self._thread = None
+        if self._process is not None:
+            await self._process.stop()
 
     async def submit(self, item: Incoming) -> Stored:
         """Store `item`; returns once it is committed. StorageError if it could not be."""
@@ -135,15 +151,17 @@ class IngestWriter:
     async def _write_with_retries(self, items: list[Incoming]) -> list[Stored]:
         for attempt in range(1, _RACE_RETRIES):
             try:
-                return await self._write_in_thread(items)
+                return await self._write_batch(items)
             except StorageError as exc:
-                if not _lost_a_race(exc):
+                if not lost_a_race(exc):
                     raise
                 log.info("ingest.retrying_after_race", attempt=attempt)
-        return await self._write_in_thread(items)
+        return await self._write_batch(items)
 
-    async def _write_in_thread(self, items: list[Incoming]) -> list[Stored]:
+    async def _write_batch(self, items: list[Incoming]) -> list[Stored]:
         try:
+            if self._process is not None:
+                return await self._process.write(items, self._clock())
             return await asyncio.get_running_loop().run_in_executor(
                 self._thread, self._write, items
             )
@@ -160,7 +178,10 @@ class IngestWriter:
             return store_batch(connection, items, now=self._clock())
 
 
-def _lost_a_race(exc: StorageError) -> bool:
+def lost_a_race(exc: StorageError) -> bool:
+    """A unique key or a watermark stored by another process meanwhile: retrying will see it."""
+    if isinstance(exc, LostRace):
+        return True
     cause = exc.__cause__
     if isinstance(cause, IntegrityError):
         return True

@@ -6,12 +6,14 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from bridge.delivery.serial import write_connection
 from bridge.inbox import codec
+from bridge.inbox.process import WriterProcess
 from bridge.inbox.store import Disposition, Incoming, store_batch
 from bridge.inbox.writer import IngestWriter
 from bridge.store.db import session_scope
@@ -32,6 +34,15 @@ def raw(body: bytes) -> Incoming:
 def store(engine: Engine, *items: Incoming) -> list[tuple[int, Disposition]]:
     with write_connection(engine) as connection:
         return [(s.delivery_id, s.disposition) for s in store_batch(connection, items, now=NOW)]
+
+
+def writer_for(engine: Engine, where: str) -> IngestWriter:
+    """The ingest writer writing in its own thread, or in a process of its own."""
+    process = None
+    if where == "process":
+        url = engine.url.render_as_string(hide_password=False)
+        process = WriterProcess(url, wal_autocheckpoint=True)
+    return IngestWriter(engine, clock=lambda: NOW, process=process)
 
 
 def deliveries(engine: Engine) -> list[Delivery]:
@@ -121,11 +132,12 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(engine: Engine) -> 
     assert [stored[i] for i in ids] == list(range(100, 140))
 
 
-def test_group_commit_answers_each_request_after_its_batch(engine: Engine) -> None:
+@pytest.mark.parametrize("where", ["thread", "process"])
+def test_group_commit_answers_each_request_after_its_batch(engine: Engine, where: str) -> None:
     """Concurrent submissions are committed in batches and each learns its own fate."""
 
     async def run() -> list[Disposition]:
-        writer = IngestWriter(engine, clock=lambda: NOW)
+        writer = writer_for(engine, where)
         await writer.start()
         try:
             items = [incoming(i, entity=i % 7) for i in range(1, 201)] + [incoming(5)]
@@ -140,14 +152,15 @@ def test_group_commit_answers_each_request_after_its_batch(engine: Engine) -> No
     assert len(deliveries(engine)) == 200
 
 
-def test_two_writers_racing_store_each_event_once(database_url: str) -> None:
+@pytest.mark.parametrize("where", ["thread", "process"])
+def test_two_writers_racing_store_each_event_once(database_url: str, where: str) -> None:
     """Two processes' writers receiving the same events store each exactly once, in order."""
     from bridge.store.db import make_engine
 
     engines = [make_engine(database_url), make_engine(database_url)]
 
     async def run() -> list[Disposition]:
-        writers = [IngestWriter(e, clock=lambda: NOW) for e in engines]
+        writers = [writer_for(e, where) for e in engines]
         for writer in writers:
             await writer.start()
         try:

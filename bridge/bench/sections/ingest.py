@@ -6,7 +6,9 @@ Measured side by side in one run, under the same generator, each server in its o
 - `bare`: a bare Starlette endpoint under the same uvicorn as `bridge serve`;
 - `sqlite`, `postgresql`: `bridge serve` checking signatures and committing every delivery
   before answering. Its destination starts paused (as after a 410), so the delivery worker sends
-  nothing and the figure is the inbox's alone;
+  nothing and the figure is the inbox's alone. Its CPU includes its ingest writer process's;
+- `sqlite+thread`: the same with the batches written in a thread of `serve`
+  (`BRIDGE_INGEST_WRITER=thread`, the design before the writer process), at saturation;
 - `<backend>+forwarding`: the same at saturation with the worker forwarding every delivery to a
   Violet stand-in meanwhile, as in production (both share one process and its GIL).
 
@@ -133,6 +135,15 @@ def run(ctx: BenchContext) -> SectionResult:
                 driver.acknowledged = []
                 servers[backend] = driver.measure(bridge.port, bridge.cpu_seconds, credential)
                 unstored[backend] = _unstored(bridge.database_url, driver.acknowledged)
+            if backend == "sqlite":
+                threaded = {"BRIDGE_INGEST_WRITER": "thread"}
+                with bridge_process(ctx, backend, violet, threaded, paused=True) as bridge:
+                    driver.acknowledged = []
+                    outcome = driver.saturate(bridge.port, bridge.cpu_seconds, credential)
+                    servers[f"{backend}+thread"] = {"saturation": outcome[1]}
+                    unstored[f"{backend}+thread"] = _unstored(
+                        bridge.database_url, driver.acknowledged
+                    )
             with bridge_process(ctx, backend, violet) as bridge:
                 driver.acknowledged = []
                 outcome = driver.saturate(bridge.port, bridge.cpu_seconds, credential)
@@ -208,10 +219,11 @@ def _cpu_rows(
         "… the bridge's app in-process: route, checks, group commit, SQLite",
         bridge_app.cpu_us_per_request,
         "µs",
+        f"{bridge_app.children_cpu_us_per_request} µs of it in the writer process; "
         f"{bridge_app.rate:,.0f} req/s, 16 callers, no HTTP; statuses {bridge_app.statuses}",
     )
     result.row(
-        "… the rest: two threads and the generator sharing 2 cores",
+        "… the rest: serve, its writer process and the generator sharing 2 cores",
         round(bridge_http - http - bridge_app.cpu_us_per_request, 1),
         "µs",
         "bridge over HTTP − HTTP server − bridge app",
@@ -258,7 +270,7 @@ def _rows(
         saturation, half = servers[backend]["saturation"], servers[backend]["half"]
         forwarding = servers[f"{backend}+forwarding"]["saturation"]
         ratio = round(saturation["rate"] / bare["rate"], 2) if bare["rate"] else None
-        missing = unstored[backend] + unstored[f"{backend}+forwarding"]
+        missing = sum(count for name, count in unstored.items() if name.split("+")[0] == backend)
         result.row(
             f"bridge on {backend}, saturation",
             saturation["rate"],
@@ -272,6 +284,15 @@ def _rows(
             "ms",
             f"p99 {half['p99_ms']} ms at {half['offered_rate']:.0f}/s",
         )
+        threaded = servers.get(f"{backend}+thread", {}).get("saturation")
+        if threaded is not None:
+            result.row(
+                f"bridge on {backend}, writer in a thread, saturation",
+                threaded["rate"],
+                "req/s",
+                f"{threaded['rate'] / bare['rate']:.2f} × bare; p99 {threaded['p99_ms']} ms; "
+                f"BRIDGE_INGEST_WRITER=thread",
+            )
         result.row(
             f"bridge on {backend} + worker forwarding, saturation",
             forwarding["rate"],
