@@ -130,6 +130,10 @@ class WriterProcess:
             raise StorageUnavailable("the ingest writer process stopped") from None
         try:
             kind, detail = await answer
+        except asyncio.CancelledError:
+            # Its answer would arrive for the next batch: this process is done with.
+            self._discard()
+            raise
         finally:
             self._answer = None
         if kind == "ok":
@@ -142,11 +146,8 @@ class WriterProcess:
 
     async def stop(self) -> None:
         """Close the pipe (the process exits on it) and wait for the process, at most 5 s."""
-        conn, process = self._conn, self._process
-        self._conn = self._process = None
-        if conn is not None:
-            asyncio.get_running_loop().remove_reader(conn.fileno())
-            conn.close()
+        process, self._process = self._process, None
+        self._discard()
         self._fail_waiting("the ingest writer process was stopped")
         if process is not None:
             await asyncio.get_running_loop().run_in_executor(None, _join, process)
@@ -165,12 +166,16 @@ class WriterProcess:
         if waiting is not None and not waiting.done():
             waiting.set_result(answer)
 
-    def _died(self, why: str) -> None:
-        conn, process = self._conn, self._process
-        self._conn = None
+    def _discard(self) -> None:
+        """Close the pipe: the process exits, and the next batch starts a new one."""
+        conn, self._conn = self._conn, None
         if conn is not None:
             asyncio.get_running_loop().remove_reader(conn.fileno())
             conn.close()
+
+    def _died(self, why: str) -> None:
+        process = self._process
+        self._discard()
         code = process.exitcode if process is not None else None
         log.error("ingest.writer_process_died", why=why, exitcode=code)
         self._fail_waiting("the ingest writer process stopped")

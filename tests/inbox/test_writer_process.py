@@ -147,6 +147,37 @@ def test_death_mid_batch_fails_that_batch_and_the_next_batch_starts_a_new_proces
     engine.dispose()
 
 
+def test_a_cancelled_batch_does_not_take_the_next_batchs_answer(tmp_path: Path) -> None:
+    """A batch cancelled while its process is busy: the next batch goes to a new process and
+    gets its own answer (the cancelled one may still be stored, as a request cancelled while
+    its row is written)."""
+    url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+
+    async def run() -> tuple[list[int], int | None, int | None]:
+        process = WriterProcess(url, wal_autocheckpoint=True)
+        await process.start()
+        first_pid = process.pid
+        try:
+            with write_connection(engine):
+                pending = asyncio.ensure_future(process.write([incoming(1)], NOW))
+                await asyncio.sleep(0)
+                pending.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await pending
+            stored = await process.write([incoming(2), incoming(3)], NOW)
+            return [s.delivery_id for s in stored], first_pid, process.pid
+        finally:
+            await process.stop()
+
+    ids, first_pid, second_pid = asyncio.run(run())
+    assert second_pid != first_pid
+    rows = {r.id: r.event_id for r in deliveries(engine)}
+    assert [rows[i] for i in ids] == [2, 3]
+    engine.dispose()
+
+
 def test_the_process_exits_when_serve_is_killed(tmp_path: Path) -> None:
     """kill -9 of its parent closes the pipe, and the writer process ends by itself."""
     url = f"sqlite:///{tmp_path / 'bridge.db'}"
