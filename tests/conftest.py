@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from bridge.logs import configure_logging
 from bridge.store.db import make_engine
 from bridge.store.migrate import upgrade
 
@@ -97,6 +98,15 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_default_logging() -> None:
+    """Bridges started in-process without the CLI (which configures its own logging) would log
+    with structlog's defaults: every info line to whatever `sys.stdout` is at that moment, which
+    between tests, for a bridge a module-scoped fixture keeps running, is the terminal. The
+    suite's default keeps warnings and errors, on the stream pytest captures."""
+    configure_logging(level="warning", fmt="console")
 
 
 @pytest.fixture(autouse=True)
