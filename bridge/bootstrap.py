@@ -40,7 +40,7 @@ from bridge.inbox.writer import IngestWriter
 from bridge.logs import register_secret
 from bridge.metrics import Metrics
 from bridge.settings import Settings
-from bridge.store.db import checkpoint, is_sqlite, make_engine, worker_engine
+from bridge.store.db import checkpoint, is_sqlite, make_engine, sqlite_file, worker_engine
 from bridge.store.migrate import upgrade
 
 log = structlog.get_logger(__name__)
@@ -241,7 +241,8 @@ def build_bridge(
 
 def _writer_process(settings: Settings, engine: Engine) -> WriterProcess | None:
     """The ingest writer's own process, unless set to a thread (or the database is in memory)."""
-    if settings.ingest_writer != "process" or engine.url.database in (None, "", ":memory:"):
+    in_memory = is_sqlite(engine) and sqlite_file(engine.url) is None
+    if settings.ingest_writer != "process" or in_memory:
         return None
     url = engine.url.render_as_string(hide_password=False)
     # Its commits never checkpoint the WAL: `serve` does, in the background (see `store.db`).

@@ -41,6 +41,7 @@ from sqlmodel import Session, col, select
 from bridge.clock import as_utc
 from bridge.errors import ConfigError
 from bridge.settings import Settings
+from bridge.store.db import sqlite_file
 from bridge.store.models import ReceiverCredential
 
 _CONTEXT = b"ion-violet-bridge receiver credentials v1"
@@ -61,8 +62,9 @@ def storage_key(settings: Settings, *, create: bool = True) -> bytes:
     if settings.secret_key is not None and settings.secret_key.get_secret_value():
         return derive_key(settings.secret_key.get_secret_value().encode())
     url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return derive_key(_key_file(Path(str(url.database)).resolve().parent, create=create))
+    database = sqlite_file(url)
+    if database is not None:
+        return derive_key(_key_file(Path(database).resolve().parent, create=create))
     if settings.ion_client_secret is not None and settings.ion_client_secret.get_secret_value():
         return derive_key(settings.ion_client_secret.get_secret_value().encode())
     raise ConfigError(

@@ -138,19 +138,16 @@ async def measure(spec: AppSpec) -> AppCost:
 
         await run(range(spec.warmup))
         statuses.clear()
-        own, cpu, wall = time.process_time(), _tree_cpu(), time.perf_counter()
+        own, cpu, wall = time.process_time(), tree_cpu_seconds(os.getpid()), time.perf_counter()
         await run(range(spec.warmup, spec.warmup + spec.requests))
-        own, cpu, wall = time.process_time() - own, _tree_cpu() - cpu, time.perf_counter() - wall
+        own, cpu = time.process_time() - own, tree_cpu_seconds(os.getpid()) - cpu
+        wall = time.perf_counter() - wall
     return AppCost(
         cpu_us_per_request=round(cpu / spec.requests * 1e6, 1),
         children_cpu_us_per_request=round(max(cpu - own, 0.0) / spec.requests * 1e6, 1),
         rate=round(spec.requests / wall, 1),
         statuses=dict(statuses),
     )
-
-
-def _tree_cpu() -> float:
-    return tree_cpu_seconds(os.getpid())
 
 
 def measure_app(spec: AppSpec, timeout: float = 300) -> AppCost:

@@ -21,7 +21,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
-from bridge.store.db import connection_scope, is_sqlite, session_scope
+from bridge.store.db import connection_scope, is_sqlite, session_scope, sqlite_file
 
 _locks: WeakKeyDictionary[Engine, _WriteLock] = WeakKeyDictionary()
 _guard = threading.Lock()
@@ -33,7 +33,7 @@ class _WriteLock:
     def __init__(self, database: str | None) -> None:
         self.threads = threading.Lock()
         self._fd: int | None = None
-        if database and database != ":memory:":
+        if database is not None:
             self._fd = os.open(f"{database}-bridge.lock", os.O_RDWR | os.O_CREAT, 0o600)
 
     @contextmanager
@@ -57,7 +57,7 @@ def _lock_for(engine: Engine) -> _WriteLock:
     with _guard:
         lock = _locks.get(engine)
         if lock is None:
-            lock = _locks[engine] = _WriteLock(engine.url.database)
+            lock = _locks[engine] = _WriteLock(sqlite_file(engine.url))
         return lock
 
 

@@ -181,12 +181,10 @@ class WriterProcess:
         self._fail_waiting("the ingest writer process stopped")
 
     def _fail_waiting(self, message: str) -> None:
-        for waiting in (self._ready, self._answer):
-            if waiting is not None and not waiting.done():
-                if waiting is self._ready:
-                    waiting.set_result(("failed", message))
-                else:
-                    waiting.set_exception(StorageUnavailable(message))
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(("failed", message))
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_exception(StorageUnavailable(message))
 
 
 def _context() -> multiprocessing.context.ForkServerContext:

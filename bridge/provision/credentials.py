@@ -19,7 +19,7 @@ from bridge.crypto import decrypt_secret, encrypt_secret, hash_token, storage_ke
 from bridge.errors import ConfigError
 from bridge.provision.state import StoredCredential
 from bridge.settings import Settings
-from bridge.store.db import is_sqlite, schema_is_current, session_scope
+from bridge.store.db import schema_is_current, session_scope, sqlite_file
 from bridge.store.models import ReceiverCredential
 
 
@@ -35,8 +35,8 @@ def current_row(session: Session) -> ReceiverCredential | None:
 
 def load_stored(engine: Engine, settings: Settings) -> StoredCredential | None:
     """The current credential reduced to comparable values; reads only (safe for dry runs)."""
-    database = engine.url.database
-    if is_sqlite(engine) and database and database != ":memory:" and not Path(database).exists():
+    database = sqlite_file(engine.url)
+    if database is not None and not Path(database).exists():
         return None  # connecting would create the file: a dry run must not
     if not schema_is_current(engine):
         return None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
@@ -23,6 +23,13 @@ from bridge.errors import ConfigError, StorageError, StorageUnavailable
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The file of a SQLite URL; None for an in-memory SQLite database or another backend."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return str(url.database)
 
 
 #: Session settings of the delivery worker's own PostgreSQL connections (see `worker_engine`).
