@@ -205,3 +205,31 @@ def test_no_credentials_means_every_delivery_is_refused(tmp_path: object, violet
         answer = running.post(event_body(1), token=True)
         assert (answer.status_code, answer.json()) == (401, {"error": "no_credentials"})
         assert running.deliveries() == []
+
+
+def test_count_stored_counts_each_disposition_once_per_delivery() -> None:
+    """One committed batch's metrics: events, pass-throughs, duplicates and superseded."""
+    from bridge.inbox.routes import count_stored
+    from bridge.inbox.store import Disposition
+    from bridge.metrics import Metrics
+
+    metrics = Metrics()
+    count_stored(
+        metrics,
+        [
+            (Disposition.ACCEPTED, True),
+            (Disposition.ACCEPTED, True),
+            (Disposition.ACCEPTED, False),
+            (Disposition.DUPLICATE, True),
+            (Disposition.DUPLICATE, False),
+            (Disposition.SUPERSEDED, True),
+        ],
+    )
+    value = metrics.registry.get_sample_value
+    assert value("bridge_webhooks_received_total", {"kind": "event"}) == 3
+    assert value("bridge_webhooks_received_total", {"kind": "passthrough"}) == 1
+    assert value("bridge_webhooks_duplicates_total") == 2
+    assert value("bridge_webhooks_superseded_total") == 1
+    count_stored(metrics, [(Disposition.ACCEPTED, True)])
+    assert value("bridge_webhooks_received_total", {"kind": "event"}) == 4
+    assert value("bridge_webhooks_received_total", {"kind": "passthrough"}) == 1
