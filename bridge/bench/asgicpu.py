@@ -56,6 +56,8 @@ class AppCost:
     children_cpu_us_per_request: float = 0.0
     rate: float
     statuses: dict[str, int]
+    #: Concurrent callers, as connections over HTTP.
+    callers: int = 16
 
 
 def _split(raw: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -147,6 +149,7 @@ async def measure(spec: AppSpec) -> AppCost:
         children_cpu_us_per_request=round(max(cpu - own, 0.0) / spec.requests * 1e6, 1),
         rate=round(spec.requests / wall, 1),
         statuses=dict(statuses),
+        callers=spec.callers,
     )
 
 

@@ -50,6 +50,14 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert (tmp_path / "latest.png").read_bytes()[:4] == b"\x89PNG"
     sections = report["sections"]
     assert set(sections["ingest"]["data"]["unstored"].values()) == {0}
+    # Saturation is the best over every concurrency tried, for the baseline and the bridge alike.
+    servers = sections["ingest"]["data"]["servers"]
+    for name in ("bare", "sqlite"):
+        saturation = servers[name]["saturation"]
+        assert set(saturation["rates_by_connections"]) == {"16", "64"}, name
+        assert saturation["rate"] == max(
+            rate for rates in saturation["rates_by_connections"].values() for rate in rates
+        ), name
     # The in-process runs: the bridge's app accepted every signed delivery, as over HTTP.
     in_process = sections["ingest"]["data"]["in_process"]
     assert list(in_process["sqlite"]["statuses"]) == ["200"]
