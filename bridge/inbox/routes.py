@@ -156,8 +156,7 @@ def count_stored(metrics: Metrics, dispositions: list[tuple[Disposition, bool]])
     duplicates = counts[Disposition.DUPLICATE, True] + counts[Disposition.DUPLICATE, False]
     superseded = counts[Disposition.SUPERSEDED, True] + counts[Disposition.SUPERSEDED, False]
     events = (
-        sum(n for (_, parsed), n in counts.items() if parsed)
-        - counts[Disposition.DUPLICATE, True]
+        sum(n for (_, parsed), n in counts.items() if parsed) - counts[Disposition.DUPLICATE, True]
     )
     passthrough = len(dispositions) - duplicates - events
     if duplicates:
