@@ -1,12 +1,14 @@
 """The baselines the bridge is measured against, each served in a process of its own.
 
-    python -m bridge.bench.bare --port P           a bare Starlette endpoint under uvicorn
-    python -m bridge.bench.bare --port P --raw     a raw asyncio HTTP responder (generator ceiling)
+    python -m bridge.bench.bare --port P             a bare Starlette endpoint under uvicorn
+    python -m bridge.bench.bare --port P --http h11  the same on uvicorn's pure-Python parser
+    python -m bridge.bench.bare --port P --raw       a raw asyncio responder (generator ceiling)
 
-The Starlette endpoint reads the body and answers 200, under the same uvicorn (same HTTP
-implementation, same event loop) as `bridge serve`: the ratio bridge / bare isolates what the
-bridge's own work costs. The raw responder does no HTTP parsing at all; the load generator's
-rate against it is the generator's own ceiling, shown to prove it is not the bottleneck.
+The Starlette endpoint reads the body and answers 200, under the same uvicorn (same HTTP parser,
+`bridge.settings.DEFAULT_HTTP_PARSER`, same event loop) as `bridge serve`: the ratio bridge / bare
+isolates what the bridge's own work costs. The raw responder does no HTTP parsing at all; the
+load generator's rate against it is the generator's own ceiling, shown to prove it is not the
+bottleneck.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from bridge.settings import DEFAULT_HTTP_PARSER
 
 _RAW_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
@@ -70,11 +74,21 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--raw", action="store_true")
+    parser.add_argument(
+        "--http", choices=["httptools", "h11"], default=DEFAULT_HTTP_PARSER, help="HTTP parser"
+    )
     args = parser.parse_args()
     if args.raw:
         asyncio.run(_serve_raw(args.host, args.port))
         return
-    uvicorn.run(bare_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        bare_app(),
+        host=args.host,
+        port=args.port,
+        http=args.http,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -6,8 +6,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
+import pytest
+
 from tests.e2e.serve import ServeProcess
-from tests.harness import cli, running_bridge, settings_for, violet_standin, wait_until
+from tests.harness import (
+    HEADER,
+    TOKEN,
+    cli,
+    event_body,
+    running_bridge,
+    settings_for,
+    sign,
+    store_credential,
+    violet_standin,
+    wait_until,
+)
 
 
 def test_serve_without_violet_url_names_the_setting(tmp_path: Path) -> None:
@@ -81,3 +95,43 @@ def test_serve_freezes_its_startup_heap(tmp_path: Path) -> None:
     frozen = [line for line in lines if line.get("event") == "serve.heap_frozen"]
     assert len(frozen) == 1
     assert frozen[0]["objects"] > 10_000
+
+
+def test_serve_refuses_an_unknown_http_parser(tmp_path: Path) -> None:
+    result = cli(
+        "serve",
+        database_url=f"sqlite:///{tmp_path}/b.db",
+        BRIDGE_VIOLET_WEBHOOK_URL="http://127.0.0.1:9/hooks/x",
+        BRIDGE_HTTP_PARSER="fast",
+    )
+    assert result.returncode == 2
+    assert "BRIDGE_HTTP_PARSER" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("parser", ["h11", "httptools"])
+def test_serve_runs_on_the_http_parser_chosen(tmp_path: Path, parser: str) -> None:
+    """BRIDGE_HTTP_PARSER picks uvicorn's parser (its module is loaded in `serve`, the other's
+    is not), and a signed delivery is stored and forwarded on either."""
+    url = f"sqlite:///{tmp_path}/bridge.db"
+    with violet_standin() as violet:
+        store_credential(settings_for(url, violet.hook_url))
+        with ServeProcess(
+            database_url=url,
+            violet_url=violet.hook_url,
+            log_dir=tmp_path,
+            name=parser,
+            BRIDGE_HTTP_PARSER=parser,
+        ) as serve:
+            assert serve.process is not None
+            maps = Path(f"/proc/{serve.process.pid}/maps").read_text()
+            assert ("httptools" in maps) == (parser == "httptools")
+            body = event_body(7001, entity=3)
+            answer = httpx.post(
+                f"{serve.url}/webhooks/ion",
+                content=body,
+                headers={"x-ion-signature": sign(body), HEADER: TOKEN},
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["status"] == "accepted"
+            wait_until(lambda: 7001 in violet.event_ids(), timeout=30, what="the event at Violet")

@@ -3,10 +3,14 @@
 Measured side by side in one run, under the same generator, each server in its own process:
 
 - `ceiling`: a raw asyncio responder that does no HTTP work: the generator's own limit;
-- `bare`: a bare Starlette endpoint under the same uvicorn as `bridge serve`;
+- `bare`: a bare Starlette endpoint under the same uvicorn, same HTTP parser, as `bridge serve`;
+- `bare+<other parser>`: the same on the parser `serve` does not use by default
+  (`BRIDGE_HTTP_PARSER`: h11, pure Python, or httptools, C), saturation only;
 - `sqlite`, `postgresql`: `bridge serve` checking signatures and committing every delivery
   before answering. Its destination starts paused (as after a 410), so the delivery worker sends
   nothing and the figure is the inbox's alone. Its CPU includes its ingest writer process's;
+- `sqlite+<other parser>`: `serve` on that parser, against `bare+<other parser>`: the
+  like-for-like ratio there, saturation only;
 - `sqlite+thread`: the same with the batches written in a thread of `serve`
   (`BRIDGE_INGEST_WRITER=thread`, the design before the writer process), at saturation;
 - `<backend>+forwarding`: the same at saturation with the worker forwarding every delivery to a
@@ -47,8 +51,11 @@ from bridge.bench.databases import fresh_database
 from bridge.bench.loadgen import run_load
 from bridge.bench.results import SectionResult
 from bridge.bench.spec import LoadResult, LoadSpec, RequestSpec, summarize
+from bridge.settings import DEFAULT_HTTP_PARSER, HttpParser
 from bridge.store.db import make_engine
 
+#: The parser `serve` does not use by default, measured beside it for reference.
+OTHER_PARSER: HttpParser = "httptools" if DEFAULT_HTTP_PARSER == "h11" else "h11"
 #: Closed-loop concurrencies tried for saturation; the best rate counts (see the docstring).
 CONNECTIONS = (16, 64)
 PATH = "/webhooks/ion"
@@ -140,6 +147,10 @@ def run(ctx: BenchContext) -> SectionResult:
         servers["ceiling"] = {"saturation": driver.saturate(raw.port, raw.cpu_seconds)[1]}
     with server_process(ctx, "bare", "bridge.bench.bare", []) as bare:
         servers["bare"] = driver.measure(bare.port, bare.cpu_seconds)
+    with server_process(ctx, "bare-other", "bridge.bench.bare", ["--http", OTHER_PARSER]) as bare:
+        servers[f"bare+{OTHER_PARSER}"] = {
+            "saturation": driver.saturate(bare.port, bare.cpu_seconds)[1]
+        }
     credential = Credential()
     for backend in ctx.backends():
         with violet_process(ctx) as violet:
@@ -148,14 +159,18 @@ def run(ctx: BenchContext) -> SectionResult:
                 servers[backend] = driver.measure(bridge.port, bridge.cpu_seconds, credential)
                 unstored[backend] = _unstored(bridge.database_url, driver.acknowledged)
             if backend == "sqlite":
-                threaded = {"BRIDGE_INGEST_WRITER": "thread"}
-                with bridge_process(ctx, backend, violet, threaded, paused=True) as bridge:
-                    driver.acknowledged = []
-                    outcome = driver.saturate(bridge.port, bridge.cpu_seconds, credential)
-                    servers[f"{backend}+thread"] = {"saturation": outcome[1]}
-                    unstored[f"{backend}+thread"] = _unstored(
-                        bridge.database_url, driver.acknowledged
-                    )
+                variants: dict[str, dict[str, str]] = {
+                    "thread": {"BRIDGE_INGEST_WRITER": "thread"},
+                    OTHER_PARSER: {"BRIDGE_HTTP_PARSER": OTHER_PARSER},
+                }
+                for variant, env in variants.items():
+                    with bridge_process(ctx, backend, violet, env, paused=True) as bridge:
+                        driver.acknowledged = []
+                        outcome = driver.saturate(bridge.port, bridge.cpu_seconds, credential)
+                        servers[f"{backend}+{variant}"] = {"saturation": outcome[1]}
+                        unstored[f"{backend}+{variant}"] = _unstored(
+                            bridge.database_url, driver.acknowledged
+                        )
             with bridge_process(ctx, backend, violet) as bridge:
                 driver.acknowledged = []
                 outcome = driver.saturate(bridge.port, bridge.cpu_seconds, credential)
@@ -175,6 +190,7 @@ def run(ctx: BenchContext) -> SectionResult:
     in_process = _in_process(ctx, credential, driver, servers)
     result.data = {
         "connections": list(CONNECTIONS),
+        "http": DEFAULT_HTTP_PARSER,
         "servers": servers,
         "unstored": unstored,
         "in_process": {name: asdict(cost) for name, cost in in_process.items()},
@@ -245,7 +261,7 @@ def _cpu_rows(
         f"bridge {bridge_http} µs ({bridge_http / bare_http:.1f} × bare): its server CPU / rate",
     )
     result.row(
-        "… of which the HTTP server (uvicorn, h11, sockets)",
+        f"… of which the HTTP server (uvicorn, {DEFAULT_HTTP_PARSER}, sockets)",
         http,
         "µs",
         f"bare over HTTP − the bare app called in-process ({bare_app.cpu_us_per_request} µs)",
@@ -295,6 +311,17 @@ def _rows(
         "ms",
         f"p99 {bare_half['p99_ms']} ms at {bare_half['offered_rate']:.0f}/s",
     )
+    other = servers[f"bare+{OTHER_PARSER}"]["saturation"]
+    if other["rate"]:
+        headroom_other = ceiling["rate"] / other["rate"]
+        result.row(
+            f"bare Starlette on {OTHER_PARSER}, saturation",
+            other["rate"],
+            "req/s",
+            f"{_by_connections(other)}; {other['rate'] / bare['rate']:.1f} × bare on "
+            f"{DEFAULT_HTTP_PARSER}; generator ceiling {headroom_other:.2f} × this"
+            + (" (below 1.5: a lower bound)" if headroom_other < 1.5 else ""),
+        )
     headroom = round(ceiling["rate"] / bare["rate"], 2) if bare["rate"] else None
     result.target(
         "load generator is not the bottleneck",
@@ -331,6 +358,17 @@ def _rows(
                 "req/s",
                 f"{threaded['rate'] / bare['rate']:.2f} × bare; p99 {threaded['p99_ms']} ms; "
                 f"BRIDGE_INGEST_WRITER=thread",
+            )
+        on_other = servers.get(f"{backend}+{OTHER_PARSER}", {}).get("saturation")
+        bare_other = servers[f"bare+{OTHER_PARSER}"]["saturation"]
+        if on_other is not None and bare_other["rate"]:
+            result.row(
+                f"bridge on {backend}, on {OTHER_PARSER}, saturation",
+                on_other["rate"],
+                "req/s",
+                f"{on_other['rate'] / bare_other['rate']:.2f} × bare on {OTHER_PARSER}; "
+                f"{on_other['rate'] / saturation['rate']:.2f} × on {DEFAULT_HTTP_PARSER}; "
+                f"{_by_connections(on_other)}; BRIDGE_HTTP_PARSER={OTHER_PARSER}",
             )
         result.row(
             f"bridge on {backend} + worker forwarding, saturation",
