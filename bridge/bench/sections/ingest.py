@@ -21,8 +21,8 @@ rate, where latency is taken from the scheduled send time. Saturation is the bes
 16 and 64 connections, for every server alike: a closed loop with too few connections measures
 round trips, not capacity. The bridge commits a batch at a time, and with 16 connections all 16
 requests wait in one batch, so `serve` and its writer process take turns instead of working side
-by side (serve ~80 % busy, the writer ~40 %). The bare endpoint has no such wait, and for it 64
-connections are slightly slower than 16. The rates at each concurrency are kept in the data.
+by side (serve ~80 % busy, the writer ~40 %). The bare endpoint has no such wait: for it the two
+are within noise. The rates at each concurrency are kept in the data.
 The bare endpoint's saturation is taken again after the bridge runs and the better of the two is
 the baseline, so a slow moment of a shared machine cannot flatter the ratio. After the bridge
 runs, every acknowledged event id is looked up in the database: an acknowledged delivery
