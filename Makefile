@@ -27,8 +27,8 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
-	$(BIN)/pytest -q
+pytest: install         ## the slowest tests are listed at the end (CI has 15 minutes in all)
+	$(BIN)/pytest -q --durations=15
 
 bench: install          ## measured figures, written to var/bench/
 	$(BIN)/python -m bridge.bench

@@ -13,7 +13,6 @@ In order, each step refusing before the next costs anything:
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import structlog
@@ -152,12 +151,9 @@ def inbox_routes(
 def count_stored(metrics: Metrics, dispositions: list[tuple[Disposition, bool]]) -> None:
     """Metrics for one committed batch: (disposition, parsed) per delivery, one `inc` per
     counter and batch."""
-    counts = Counter(dispositions)
-    duplicates = counts[Disposition.DUPLICATE, True] + counts[Disposition.DUPLICATE, False]
-    superseded = counts[Disposition.SUPERSEDED, True] + counts[Disposition.SUPERSEDED, False]
-    events = (
-        sum(n for (_, parsed), n in counts.items() if parsed) - counts[Disposition.DUPLICATE, True]
-    )
+    duplicates = sum(1 for disposition, _ in dispositions if disposition is Disposition.DUPLICATE)
+    superseded = sum(1 for disposition, _ in dispositions if disposition is Disposition.SUPERSEDED)
+    events = sum(1 for d, parsed in dispositions if parsed and d is not Disposition.DUPLICATE)
     passthrough = len(dispositions) - duplicates - events
     if duplicates:
         metrics.duplicates.inc(duplicates)

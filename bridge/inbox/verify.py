@@ -55,7 +55,7 @@ def signature_matches(body: bytes, signature: str, secrets: tuple[str, ...]) -> 
         presented = presented[len("sha256=") :]
     matched = False
     for secret in secrets:
-        # One-shot digest: the whole HMAC in C, about a third of `hmac.new(...).hexdigest()`.
+        # One-shot digest, the whole HMAC in C: about half the time of `hmac.new(...).hexdigest()`.
         expected = hmac.digest(secret.encode("utf-8"), body, "sha256").hex()
         # No early exit: every secret is tried, whichever matched.
         matched |= hmac.compare_digest(expected.encode("ascii"), _bytes(presented))
