@@ -16,6 +16,9 @@ Measured side by side in one run, under the same generator, each server in its o
 - `<backend>+forwarding`: the same at saturation with the worker forwarding every delivery to a
   Violet stand-in meanwhile, as in production (both share one process and its GIL).
 
+The two `+<other parser>` servers and `sqlite+thread` are reference rows, run by the full bench
+only: `--quick` is the smoke test CI runs, and its time counts against CI's 15 minutes.
+
 Each server is driven closed-loop to saturation, then open-loop at half of its own saturation
 rate, where latency is taken from the scheduled send time. Saturation is the best rate over
 16 and 64 connections, for every server alike: a closed loop with too few connections measures
@@ -147,10 +150,12 @@ def run(ctx: BenchContext) -> SectionResult:
         servers["ceiling"] = {"saturation": driver.saturate(raw.port, raw.cpu_seconds)[1]}
     with server_process(ctx, "bare", "bridge.bench.bare", []) as bare:
         servers["bare"] = driver.measure(bare.port, bare.cpu_seconds)
-    with server_process(ctx, "bare-other", "bridge.bench.bare", ["--http", OTHER_PARSER]) as bare:
-        servers[f"bare+{OTHER_PARSER}"] = {
-            "saturation": driver.saturate(bare.port, bare.cpu_seconds)[1]
-        }
+    if not ctx.quick:  # reference rows: the full bench only (the quick one is CI's smoke test)
+        args = ["--http", OTHER_PARSER]
+        with server_process(ctx, "bare-other", "bridge.bench.bare", args) as bare:
+            servers[f"bare+{OTHER_PARSER}"] = {
+                "saturation": driver.saturate(bare.port, bare.cpu_seconds)[1]
+            }
     credential = Credential()
     for backend in ctx.backends():
         with violet_process(ctx) as violet:
@@ -158,7 +163,7 @@ def run(ctx: BenchContext) -> SectionResult:
                 driver.acknowledged = []
                 servers[backend] = driver.measure(bridge.port, bridge.cpu_seconds, credential)
                 unstored[backend] = _unstored(bridge.database_url, driver.acknowledged)
-            if backend == "sqlite":
+            if backend == "sqlite" and not ctx.quick:
                 variants: dict[str, dict[str, str]] = {
                     "thread": {"BRIDGE_INGEST_WRITER": "thread"},
                     OTHER_PARSER: {"BRIDGE_HTTP_PARSER": OTHER_PARSER},
@@ -311,8 +316,8 @@ def _rows(
         "ms",
         f"p99 {bare_half['p99_ms']} ms at {bare_half['offered_rate']:.0f}/s",
     )
-    other = servers[f"bare+{OTHER_PARSER}"]["saturation"]
-    if other["rate"]:
+    other = servers.get(f"bare+{OTHER_PARSER}", {}).get("saturation")
+    if other is not None and other["rate"]:
         headroom_other = ceiling["rate"] / other["rate"]
         result.row(
             f"bare Starlette on {OTHER_PARSER}, saturation",
@@ -360,8 +365,8 @@ def _rows(
                 f"BRIDGE_INGEST_WRITER=thread",
             )
         on_other = servers.get(f"{backend}+{OTHER_PARSER}", {}).get("saturation")
-        bare_other = servers[f"bare+{OTHER_PARSER}"]["saturation"]
-        if on_other is not None and bare_other["rate"]:
+        bare_other = servers.get(f"bare+{OTHER_PARSER}", {}).get("saturation")
+        if on_other is not None and bare_other is not None and bare_other["rate"]:
             result.row(
                 f"bridge on {backend}, on {OTHER_PARSER}, saturation",
                 on_other["rate"],
