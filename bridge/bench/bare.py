@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import cast
+from typing import cast, get_args
 
 import uvicorn
 from starlette.applications import Starlette
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bridge.settings import DEFAULT_HTTP_PARSER
+from bridge.settings import DEFAULT_HTTP_PARSER, HttpParser
 
 _RAW_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--raw", action="store_true")
     parser.add_argument(
-        "--http", choices=["httptools", "h11"], default=DEFAULT_HTTP_PARSER, help="HTTP parser"
+        "--http", choices=get_args(HttpParser), default=DEFAULT_HTTP_PARSER, help="HTTP parser"
     )
     args = parser.parse_args()
     if args.raw:

@@ -32,17 +32,31 @@ def test_serve_without_violet_url_names_the_setting(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_serve_refuses_a_lease_shorter_than_a_request(tmp_path: Path) -> None:
-    """A lease that could expire mid-request would allow double sends: refused at start."""
+@pytest.mark.parametrize(
+    ("setting", "env"),
+    [
+        # A lease that could expire mid-request would allow double sends: refused at start.
+        (
+            "BRIDGE_DELIVERY_LEASE_SECONDS",
+            {"BRIDGE_DELIVERY_LEASE_SECONDS": "5", "BRIDGE_DELIVERY_TIMEOUT_SECONDS": "15"},
+        ),
+        ("BRIDGE_HTTP_PARSER", {"BRIDGE_HTTP_PARSER": "fast"}),
+    ],
+    ids=["lease-shorter-than-a-request", "unknown-http-parser"],
+)
+def test_serve_refuses_a_bad_setting_naming_it(
+    tmp_path: Path, setting: str, env: dict[str, str]
+) -> None:
+    """Exit 2, the setting named, no traceback."""
     result = cli(
         "serve",
         database_url=f"sqlite:///{tmp_path}/b.db",
         BRIDGE_VIOLET_WEBHOOK_URL="http://127.0.0.1:9/hooks/x",
-        BRIDGE_DELIVERY_LEASE_SECONDS="5",
-        BRIDGE_DELIVERY_TIMEOUT_SECONDS="15",
+        **env,
     )
     assert result.returncode == 2
-    assert "BRIDGE_DELIVERY_LEASE_SECONDS" in result.stderr
+    assert setting in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_events_usage_errors(tmp_path: Path) -> None:
@@ -95,18 +109,6 @@ def test_serve_freezes_its_startup_heap(tmp_path: Path) -> None:
     frozen = [line for line in lines if line.get("event") == "serve.heap_frozen"]
     assert len(frozen) == 1
     assert frozen[0]["objects"] > 10_000
-
-
-def test_serve_refuses_an_unknown_http_parser(tmp_path: Path) -> None:
-    result = cli(
-        "serve",
-        database_url=f"sqlite:///{tmp_path}/b.db",
-        BRIDGE_VIOLET_WEBHOOK_URL="http://127.0.0.1:9/hooks/x",
-        BRIDGE_HTTP_PARSER="fast",
-    )
-    assert result.returncode == 2
-    assert "BRIDGE_HTTP_PARSER" in result.stderr
-    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("parser", ["h11", "httptools"])

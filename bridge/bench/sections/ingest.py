@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import text
 
@@ -58,7 +58,7 @@ from bridge.settings import DEFAULT_HTTP_PARSER, HttpParser
 from bridge.store.db import make_engine
 
 #: The parser `serve` does not use by default, measured beside it for reference.
-OTHER_PARSER: HttpParser = "httptools" if DEFAULT_HTTP_PARSER == "h11" else "h11"
+OTHER_PARSER: HttpParser = next(p for p in get_args(HttpParser) if p != DEFAULT_HTTP_PARSER)
 #: Closed-loop concurrencies tried for saturation; the best rate counts (see the docstring).
 CONNECTIONS = (16, 64)
 PATH = "/webhooks/ion"
