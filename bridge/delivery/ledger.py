@@ -69,15 +69,23 @@ class Ledger:
         self.expired_every = expired_every
 
     async def exchange(
-        self, settled: list[Settlement], *, limit: int, expedite: bool = False
+        self,
+        settled: list[Settlement],
+        *,
+        limit: int,
+        expedite: bool = False,
+        release: list[int] | None = None,
     ) -> Exchange:
-        """In one transaction: record every finished attempt, make waiting retries due if
-        `expedite` (Violet just proved it is back), then claim up to `limit` due deliveries.
+        """In one transaction: record every finished attempt, hand back the claimed but unsent
+        deliveries in `release`, make waiting retries due if `expedite` (Violet just proved it
+        is back), then claim up to `limit` due deliveries.
 
         One commit for however many sends finished meanwhile: under load the worker writes in
         batches by itself, as the inbox does. StorageError leaves everything as it was.
         """
-        return await anyio.to_thread.run_sync(self._exchange, settled, limit, expedite)
+        return await anyio.to_thread.run_sync(
+            self._exchange, settled, limit, expedite, release or []
+        )
 
     async def release(self) -> int:
         return await anyio.to_thread.run_sync(self._release)
@@ -100,9 +108,13 @@ class Ledger:
                 )
         return kept
 
-    def _exchange(self, settled: list[Settlement], limit: int, expedite: bool) -> Exchange:
+    def _exchange(
+        self, settled: list[Settlement], limit: int, expedite: bool, release: list[int]
+    ) -> Exchange:
         with write_scope(self.engine) as session:
             kept = self._record(session, settled)
+            if release:
+                claims.release(session, owner=self.owner, ids=release)
             expedited = claims.expedite(session, now=self.clock()) if expedite else 0
             checked = time.monotonic()
             expired = limit > 0 and checked - self._expired_checked >= self.expired_every

@@ -2,12 +2,22 @@
 
 One asyncio task per `serve` process runs the loop; each claimed delivery is sent by its own
 task, at most `delivery_concurrency` at once. A finished send hands its result back to the loop,
-which writes every result that finished meanwhile and claims deliveries for the freed slots in
-one transaction (`Ledger.exchange`): under load the worker commits in batches by itself, and the
-claim, an index range scan that stops after `limit` heads, costs the same at any backlog. The
-loop wakes at once when the inbox stores something or a send finishes (`wake()`), and otherwise
-every `delivery_poll_seconds` for retries coming due, leases run out, or a pause lifted by
-another process. Database access runs in worker threads.
+which writes every result that finished meanwhile and claims more in one transaction
+(`Ledger.exchange`): under load the worker commits in batches by itself, and the claim, an index
+range scan that stops after `limit` heads, costs the same at any backlog. The loop wakes at once
+when the inbox stores something or a send finishes (`wake()`), and otherwise every
+`delivery_poll_seconds` for retries coming due, leases run out, or a pause lifted by another
+process. Database access runs in worker threads.
+
+The worker claims up to `delivery_concurrency` deliveries *ahead* of its free slots and keeps
+them leased in memory (`_ready`): a send that finishes starts the next one at once, while the
+exchange that records results and tops the reserve up runs meanwhile. Before, a freed slot
+stayed empty for a whole exchange (several database round trips on PostgreSQL): forwarding from
+a backlog ran at 0.6-0.7 of the rate it does now, with the same number of requests open to
+Violet. Only heads of their objects are claimed, so the reserve never holds two events of one
+object and order per object holds. When sending must stop (a pause, the breaker opening,
+shutdown) the reserve is handed back in the next exchange, and a reserved delivery whose lease
+could run out before its send ends is handed back instead of sent.
 
 Nothing a delivery does can stop the loop: an unexpected error is logged, the delivery keeps its
 lease until it expires and is then tried again, and other deliveries go on.
@@ -106,6 +116,14 @@ class Worker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        #: Claimed ahead, not sent yet, oldest claim first: id → (delivery, monotonic claim
+        #: time). A re-claim of the same id (its lease renewed) keeps its place.
+        self._ready: dict[int, tuple[Outgoing, float]] = {}
+        #: Claimed deliveries to hand back unsent in the next exchange.
+        self._releasing: list[int] = []
+        #: How long a claimed delivery may wait in `_ready` and still be sent: its send may take
+        #: `timeout_seconds`, and its result must be written while the lease still holds.
+        self._fresh_seconds = (config.lease_seconds - config.timeout_seconds) / 2
         self._paused = False
         self._paused_checked = float("-inf")
         #: Sends that are over, waiting to be written by the loop's next exchange.
@@ -152,6 +170,10 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self._write_finished()
+        # Everything still leased to this worker goes back: the reserve and what a cancelled
+        # send held.
+        self._ready.clear()
+        self._releasing.clear()
         try:
             released = await self.ledger.release()
         except StorageError as exc:
@@ -207,30 +229,41 @@ class Worker:
         return self.config.poll_seconds
 
     async def _tick(self) -> bool:
-        """Record what finished, claim what may go now; True when there may be more to do at
-        once (every free slot was filled)."""
+        """Record what finished, hand back what may not be sent, claim what may go now; True
+        when there may be more to do at once (the claim filled every place it asked for)."""
         paused = await self._is_paused()
+        now = time.monotonic()
+        blocked = paused or self._pausing
+        if blocked or not self.breaker.allows(now):
+            self._hand_back_ready()
+        else:
+            self._start_ready()
         free = self.config.concurrency - len(self._inflight)
+        room = free + self.config.concurrency - len(self._ready)
         probe = False
         limit = 0
-        if free > 0 and not paused and not self._pausing:
-            now = time.monotonic()
+        if free > 0 and not blocked:
             if self.breaker.allows(now):
-                limit = free
+                limit = room
             elif self.breaker.take_probe(now):
                 limit, probe = 1, True
-        if not limit and not self._finished:
+        if not limit and not self._finished and not self._releasing:
             return False
         finished, self._finished = self._finished, []
+        releasing, self._releasing = self._releasing, []
         expedite = self._expedite
         try:
             exchange = await self.ledger.exchange(
-                [item.settlement for item in finished], limit=limit, expedite=expedite
+                [item.settlement for item in finished],
+                limit=limit,
+                expedite=expedite,
+                release=releasing,
             )
         except StorageError as exc:
             # Nothing was written: keep the results (sending them again would duplicate) and
             # try again after a pause; the leases outlast any brief outage.
             self._finished = finished + self._finished
+            self._releasing = releasing + self._releasing
             self._write_failures += 1
             log.warning("delivery.write_retry", error=str(exc), pending=len(self._finished))
             if probe:
@@ -242,13 +275,43 @@ class Worker:
             log.info("delivery.retries_expedited", count=exchange.expedited)
         for item, kept in zip(finished, exchange.kept, strict=True):
             self._settled(item, kept)
-        if probe and not exchange.claimed:
-            self.breaker.cancel_probe()
+        if probe:
+            if not exchange.claimed:
+                self.breaker.cancel_probe()
+            for delivery in exchange.claimed:
+                self._send(delivery, probe=True)
+            return False
+        claimed_at = time.monotonic()
         for delivery in exchange.claimed:
-            self._inflight[delivery.id] = asyncio.create_task(
-                self._deliver(delivery, probe=probe), name=f"deliver-{delivery.id}"
-            )
-        return bool(exchange.claimed) and len(exchange.claimed) == limit and not probe
+            self._ready[delivery.id] = (delivery, claimed_at)
+        self._start_ready()
+        return bool(exchange.claimed) and len(exchange.claimed) == limit
+
+    def _start_ready(self) -> None:
+        """Fill the free slots from the reserve, oldest claim first, if sending may go on."""
+        if self._stopping or self._paused or self._pausing or not self._ready:
+            return
+        now = time.monotonic()
+        if not self.breaker.allows(now):
+            return
+        while self._ready and len(self._inflight) < self.config.concurrency:
+            delivery_id = next(iter(self._ready))
+            delivery, claimed_at = self._ready.pop(delivery_id)
+            if now - claimed_at > self._fresh_seconds:
+                self._releasing.append(delivery_id)  # its lease could run out mid-send
+                continue
+            self._send(delivery, probe=False)
+
+    def _hand_back_ready(self) -> None:
+        """Sending must stop for now: the reserve goes back in the next exchange."""
+        if self._ready:
+            self._releasing.extend(self._ready)
+            self._ready.clear()
+
+    def _send(self, delivery: Outgoing, *, probe: bool) -> None:
+        self._inflight[delivery.id] = asyncio.create_task(
+            self._deliver(delivery, probe=probe), name=f"deliver-{delivery.id}"
+        )
 
     async def _is_paused(self) -> bool:
         if time.monotonic() - self._paused_checked >= self.config.poll_seconds:
@@ -295,6 +358,7 @@ class Worker:
             log.exception("delivery.unexpected_error", delivery_id=delivery.id)
         finally:
             self._inflight.pop(delivery.id, None)
+            self._start_ready()  # the freed slot goes to the reserve's next at once
             self._wake.set()
 
     def _result(self, response: Response, decision: Decision) -> claims.AttemptResult:
