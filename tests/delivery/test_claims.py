@@ -233,3 +233,24 @@ def test_one_exchange_settles_then_claims_the_next_event_of_the_object(engine: E
     assert second.kept == [True, True]
     assert [d.id for d in second.claimed] == [x2]
     assert asyncio.run(ledger.exchange([], limit=8)).claimed == []
+
+
+def test_an_exchange_hands_back_what_the_worker_reserved_but_did_not_send(engine: Engine) -> None:
+    """The worker's reserve goes back in its next exchange, in the same transaction that writes
+    results and claims: only the named deliveries, and only while this worker holds them."""
+    x, y, z = add(engine, entity="x"), add(engine, entity="y"), add(engine, entity="z")
+    ledger = Ledger(engine, owner="w", clock=lambda: T0, lease_seconds=60)
+    assert [d.id for d in asyncio.run(ledger.exchange([], limit=8)).claimed] == [x, y, z]
+    assert claim(engine, owner="thief") == []
+    handed = asyncio.run(ledger.exchange([], limit=0, release=[y, z]))
+    assert handed.claimed == []
+    with session_scope(engine) as session:
+        rows = {d.id: d for d in session.exec(select(Delivery)).all()}
+    assert (rows[x].status, rows[x].lease_owner) == (DeliveryStatus.SENDING, "w")
+    for handed_back in (y, z):
+        row = rows[handed_back]
+        assert (row.status, row.lease_owner, row.attempts) == (DeliveryStatus.PENDING, None, 0)
+    assert claim(engine, owner="other") == [y, z]
+    # Another worker's lease is not this worker's to hand back.
+    asyncio.run(ledger.exchange([], limit=0, release=[y]))
+    assert claim(engine, owner="third") == []
