@@ -29,9 +29,13 @@ def _gone(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    # A zombie (exited, not yet reaped by its parent) counts as gone.
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    return state == "Z"
+    # A zombie (exited, not yet reaped by its parent) counts as gone. It may also be reaped
+    # between the two looks: /proc then refuses the read (ESRCH) or the open (ENOENT).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (ProcessLookupError, FileNotFoundError):
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def _url(engine: Engine) -> str:
