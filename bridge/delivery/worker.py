@@ -234,16 +234,17 @@ class Worker:
         paused = await self._is_paused()
         now = time.monotonic()
         blocked = paused or self._pausing
-        if blocked or not self.breaker.allows(now):
-            self._hand_back_ready()
-        else:
+        allowed = not blocked and self.breaker.allows(now)
+        if allowed:
             self._start_ready()
+        else:
+            self._hand_back_ready()
         free = self.config.concurrency - len(self._inflight)
         room = free + self.config.concurrency - len(self._ready)
         probe = False
         limit = 0
         if free > 0 and not blocked:
-            if self.breaker.allows(now):
+            if allowed:
                 limit = room
             elif self.breaker.take_probe(now):
                 limit, probe = 1, True
