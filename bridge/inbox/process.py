@@ -221,10 +221,12 @@ def _main(url: str, wal_autocheckpoint: bool, conn: Connection) -> None:
     from bridge.delivery.serial import write_connection
     from bridge.inbox.store import store_batch
     from bridge.inbox.writer import lost_a_race
-    from bridge.store.db import make_engine
+    from bridge.store.db import INGEST_OPTIONS, make_engine
 
     try:
-        engine = make_engine(url, wal_autocheckpoint=wal_autocheckpoint)
+        engine = make_engine(
+            url, wal_autocheckpoint=wal_autocheckpoint, session_options=INGEST_OPTIONS
+        )
         with engine.connect():
             pass
     except Exception as exc:  # reported to serve, which logs it

@@ -20,11 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Insert,
     Select,
     String,
     Table,
@@ -36,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from bridge.delivery.outbox import Origin, delivery_values
 from bridge.inbox.codec import IonEvent, passthrough_key
@@ -78,8 +81,37 @@ _FIND = {name: _find(name) for name in ("sqlite", "postgresql")}
 _MARKS = {name: _marks(name) for name in ("sqlite", "postgresql")}
 
 _INSERT = insert(_D)
-# PostgreSQL: many rows in one statement, ids back in the rows' order.
-_INSERT_RETURNING = insert(_D).returning(_D.c.id, sort_by_parameter_order=True)
+
+
+@cache
+def _insert_unnest(columns: tuple[str, ...]) -> Insert:
+    """PostgreSQL: all rows of a batch in one fixed statement, a column an array:
+
+        INSERT INTO deliveries (…) SELECT … FROM unnest(:webhook_id, …) WITH ORDINALITY
+        ORDER BY ordinality RETURNING id
+
+    One statement whatever the batch size, so psycopg prepares it once and PostgreSQL plans it
+    once. SQLAlchemy's multi-row VALUES renders ~450 parameters for 28 rows and a new statement
+    per batch size: 2.3–2.7 ms against 1.5–1.8 ms per 28-row batch, side by side. The rows go
+    in in the order of the arrays, so their ids rise in that order (`_insert` sorts them); the
+    casts carry no length, so the columns' own limits still reject an oversize value.
+    """
+    arrays = [
+        bindparam(name, type_=postgresql.ARRAY(_unsized(_D.c[name].type))) for name in columns
+    ]
+    rows = func.unnest(*arrays).table_valued(*columns, with_ordinality="ordinality")
+    source = rows.render_derived()
+    ordered = select(*(source.c[name] for name in columns)).order_by(source.c.ordinality)
+    return insert(_D).from_select(list(columns), ordered).returning(_D.c.id)
+
+
+def _unsized(column_type: TypeEngine[Any]) -> TypeEngine[Any]:
+    """`VARCHAR` for `VARCHAR(n)` (SQLModel's `AutoString(n)` too): an explicit cast to
+    `VARCHAR(n)` would cut a longer value to fit, silently."""
+    base = column_type.impl_instance if isinstance(column_type, TypeDecorator) else column_type
+    return String() if isinstance(base, String) else column_type
+
+
 _NEW_MARK = insert(_W).values(
     entity_key=bindparam("key"), last_event_id=bindparam("mark"), updated_at=bindparam("now")
 )
@@ -195,7 +227,7 @@ def _values(item: Incoming, disposition: Disposition, now: datetime) -> dict[str
 def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert `rows` in order; their ids, in the same order.
 
-    PostgreSQL: one multi-row INSERT … RETURNING, ids sorted back into the rows' order.
+    PostgreSQL: one INSERT … SELECT FROM unnest(…) RETURNING (see `_insert_unnest`).
     SQLite cannot promise the order of RETURNING rows, so SQLAlchemy would insert the rows one
     statement at a time there (~25 µs each): one `executemany` instead, then the ids read back by
     the rows' dedupe keys, unique by constraint. The rows are inserted one after the other, so
@@ -205,7 +237,10 @@ def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     if connection.dialect.name == "postgresql":
-        return [int(row_id) for row_id in connection.execute(_INSERT_RETURNING, rows).scalars()]
+        columns = tuple(rows[0])
+        arrays = {name: [row[name] for row in rows] for name in columns}
+        ids = connection.execute(_insert_unnest(columns), arrays).scalars()
+        return sorted(int(row_id) for row_id in ids)
     connection.execute(_INSERT, rows)
     keys = [row["dedupe_key"] for row in rows]
     found = _lookup(connection, _FIND[connection.dialect.name], keys)

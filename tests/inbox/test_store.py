@@ -12,11 +12,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from bridge.delivery.serial import write_connection
+from bridge.errors import StorageError
 from bridge.inbox import codec
 from bridge.inbox.process import WriterProcess
 from bridge.inbox.store import Disposition, Incoming, store_batch
 from bridge.inbox.writer import IngestWriter
-from bridge.store.db import session_scope
+from bridge.store.db import make_engine, session_scope
+from bridge.store.migrate import upgrade
 from bridge.store.models import Delivery, DeliveryStatus, EntityWatermark
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -130,6 +132,25 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(engine: Engine) -> 
     assert ids == sorted(set(ids))
     stored = {r.id: r.event_id for r in deliveries(engine)}
     assert [stored[i] for i in ids] == list(range(100, 140))
+
+
+@pytest.mark.postgres
+def test_postgresql_rejects_an_oversize_value_rather_than_truncating_it(
+    fresh_postgres_url: str,
+) -> None:
+    """The batch insert binds each column as an array; its casts carry no length, so a value
+    longer than its column fails the batch instead of being cut to fit."""
+    engine = make_engine(fresh_postgres_url)
+    try:
+        upgrade(engine)
+        item = incoming(1)
+        oversize = Incoming(body=item.body, content_type="x" * 201, event=item.event)
+        with pytest.raises(StorageError):
+            store(engine, oversize)
+        store(engine, item)
+        assert [r.content_type for r in deliveries(engine)] == ["application/json"]
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("where", ["thread", "process"])

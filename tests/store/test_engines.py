@@ -1,37 +1,63 @@
-"""The engines `serve` runs on: the delivery worker's own PostgreSQL pool, SQLite checkpoints."""
+"""The engines `serve` runs on: the PostgreSQL sessions of the delivery worker and of the ingest
+writer, and SQLite's checkpoints."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from bridge.store.db import checkpoint, make_engine, worker_engine
+from bridge.store.db import INGEST_OPTIONS, checkpoint, make_engine, worker_engine
 from bridge.store.migrate import upgrade
+
+_SETTINGS = ("search_path", "synchronous_commit", "enable_sort", "enable_seqscan")
+_MAIN = {"synchronous_commit": "on", "enable_sort": "on", "enable_seqscan": "on"}
+
+
+def _sessions(url: str, own: Callable[[Engine], Engine]) -> tuple[dict[str, str], dict[str, str]]:
+    """The settings a session of the main engine and one of `own(main engine)` see."""
+    engine = make_engine(url)
+    other = own(engine)
+    try:
+        assert other is not engine
+        with engine.connect() as main, other.connect() as session:
+            return (
+                {name: str(main.execute(text(f"SHOW {name}")).scalar()) for name in _SETTINGS},
+                {name: str(session.execute(text(f"SHOW {name}")).scalar()) for name in _SETTINGS},
+            )
+    finally:
+        other.dispose()
+        engine.dispose()
 
 
 @pytest.mark.postgres
 def test_the_worker_engine_adds_its_settings_to_the_urls_own(fresh_postgres_url: str) -> None:
     """The URL's search_path (a schema of the test's own here) survives; the worker's sessions
     commit asynchronously and plan without sorts or sequential scans; the main engine's do not."""
-    engine = make_engine(fresh_postgres_url)
-    worker = worker_engine(engine)
-    try:
-        assert worker is not engine
-        settings = ("search_path", "synchronous_commit", "enable_sort", "enable_seqscan")
-        with engine.connect() as main, worker.connect() as own:
-            shown = {name: own.execute(text(f"SHOW {name}")).scalar() for name in settings}
-            assert shown["search_path"] == main.execute(text("SHOW search_path")).scalar()
-            assert shown["search_path"] != '"$user", public'
-            assert shown["synchronous_commit"] == "off"
-            assert shown["enable_sort"] == "off"
-            assert shown["enable_seqscan"] == "off"
-            assert main.execute(text("SHOW synchronous_commit")).scalar() == "on"
-    finally:
-        worker.dispose()
-        engine.dispose()
+    main, worker = _sessions(fresh_postgres_url, worker_engine)
+    assert worker["search_path"] == main["search_path"] != '"$user", public'
+    assert {name: main[name] for name in _MAIN} == _MAIN
+    assert worker["synchronous_commit"] == worker["enable_sort"] == "off"
+    assert worker["enable_seqscan"] == "off"
+
+
+@pytest.mark.postgres
+def test_the_ingest_writers_sessions_add_their_settings_too(fresh_postgres_url: str) -> None:
+    """The ingest writer's engine (`INGEST_OPTIONS`): the URL's search_path survives, its
+    lookups never scan the table, and its commits stay synchronous: they are what ION's 200
+    promises."""
+    main, ingest = _sessions(
+        fresh_postgres_url,
+        lambda engine: make_engine(
+            engine.url.render_as_string(hide_password=False), session_options=INGEST_OPTIONS
+        ),
+    )
+    assert ingest["search_path"] == main["search_path"] != '"$user", public'
+    assert ingest["enable_seqscan"] == "off"
+    assert ingest["synchronous_commit"] == ingest["enable_sort"] == "on"
 
 
 def test_on_sqlite_the_worker_shares_the_engine(tmp_path: Path) -> None:
