@@ -40,7 +40,14 @@ from bridge.inbox.writer import IngestWriter
 from bridge.logs import register_secret
 from bridge.metrics import Metrics
 from bridge.settings import Settings
-from bridge.store.db import checkpoint, is_sqlite, make_engine, sqlite_file, worker_engine
+from bridge.store.db import (
+    INGEST_OPTIONS,
+    checkpoint,
+    is_sqlite,
+    make_engine,
+    sqlite_file,
+    worker_engine,
+)
 from bridge.store.migrate import upgrade
 
 log = structlog.get_logger(__name__)
@@ -148,8 +155,8 @@ class Bridge:
             await self._checkpoint()
         if self._sqlite_keeper is not None:
             self._sqlite_keeper.close()
-        if self.worker.engine is not self.engine:
-            await asyncio.to_thread(self.worker.engine.dispose)
+        for own in {self.worker.engine, self.writer.engine} - {self.engine}:
+            await asyncio.to_thread(own.dispose)
         await asyncio.to_thread(self.engine.dispose)
         log.info("bridge.stopped")
 
@@ -215,7 +222,8 @@ def build_bridge(
         rng=rng,
     )
     loader = credentials or database_loader(engine, settings, clock=clock)
-    writer = IngestWriter(engine, clock=clock, process=_writer_process(settings, engine))
+    process = _writer_process(settings, engine)
+    writer = IngestWriter(_writer_engine(engine, process), clock=clock, process=process)
     bridge = Bridge(
         settings=settings,
         engine=engine,
@@ -237,6 +245,19 @@ def build_bridge(
     if reconcile and importlib.util.find_spec(RECONCILE_PLUGIN) is not None:
         importlib.import_module(RECONCILE_PLUGIN).install(bridge)
     return bridge
+
+
+def _writer_engine(engine: Engine, process: WriterProcess | None) -> Engine:
+    """The engine the ingest writer's thread writes through (`BRIDGE_INGEST_WRITER=thread`).
+
+    On PostgreSQL a pool of its own whose sessions plan without sequential scans, as the writer
+    process's do (`INGEST_OPTIONS`); on SQLite `engine` itself, whose writes share one
+    in-process lock. With the writer process, `engine` (the process opens its own).
+    """
+    if process is not None or is_sqlite(engine):
+        return engine
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(url, session_options=INGEST_OPTIONS)
 
 
 def _writer_process(settings: Settings, engine: Engine) -> WriterProcess | None:

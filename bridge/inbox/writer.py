@@ -66,6 +66,11 @@ class IngestWriter:
         self._thread: ThreadPoolExecutor | None = None
 
     @property
+    def engine(self) -> Engine:
+        """The engine batches are written through when written in a thread."""
+        return self._engine
+
+    @property
     def process(self) -> WriterProcess | None:
         """The process batches are written in; None when they are written in a thread."""
         return self._process

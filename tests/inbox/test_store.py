@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
@@ -20,6 +20,13 @@ from bridge.inbox.writer import IngestWriter
 from bridge.store.db import make_engine, session_scope
 from bridge.store.migrate import upgrade
 from bridge.store.models import Delivery, DeliveryStatus, EntityWatermark
+from tests.harness import (
+    event_body,
+    next_event_id,
+    running_bridge,
+    settings_for,
+    violet_standin,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -209,3 +216,26 @@ def test_two_writers_racing_store_each_event_once(database_url: str, where: str)
         ids = [r.id for r in rows if r.entity_id == str(entity) and r.event_id in forwarded]
         events = [r.event_id for r in sorted(rows, key=lambda r: r.id or 0) if r.id in ids]
         assert events == sorted(events)
+
+
+def test_the_thread_writer_on_postgresql_has_sessions_of_its_own(database_url: str) -> None:
+    """`BRIDGE_INGEST_WRITER=thread`: on PostgreSQL the writer's thread writes through a pool
+    of its own whose sessions plan without sequential scans, as the writer process's do; on
+    SQLite it shares the bridge's engine (one in-process write lock). Either way a delivery
+    posted to the inbox is stored, and the writer's own pool is closed with the bridge."""
+    with violet_standin() as violet:
+        settings = settings_for(database_url, violet.hook_url, ingest_writer="thread")
+        with running_bridge(settings) as running:
+            writer = running.bridge.writer
+            assert writer.process is None
+            postgres = not database_url.startswith("sqlite")
+            assert (writer.engine is not running.bridge.engine) is postgres
+            with writer.engine.connect() as connection:
+                if postgres:
+                    shown = connection.execute(text("SHOW enable_seqscan")).scalar()
+                    assert shown == "off"
+            event_id = next_event_id()
+            answer = running.post(event_body(event_id))
+            assert answer.status_code == 200, answer.text
+            assert [d.event_id for d in running.deliveries(event_id)] == [event_id]
+        assert writer.engine.pool.checkedin() == 0
