@@ -230,10 +230,10 @@ def test_the_thread_writer_on_postgresql_has_sessions_of_its_own(database_url: s
             assert writer.process is None
             postgres = not database_url.startswith("sqlite")
             assert (writer.engine is not running.bridge.engine) is postgres
-            with writer.engine.connect() as connection:
-                if postgres:
+            if postgres:
+                with writer.engine.connect() as connection:
                     shown = connection.execute(text("SHOW enable_seqscan")).scalar()
-                    assert shown == "off"
+                assert shown == "off"
             event_id = next_event_id()
             answer = running.post(event_body(event_id))
             assert answer.status_code == 200, answer.text
