@@ -9,6 +9,7 @@ remains the safety net, so this overlap can be short.
 
 from __future__ import annotations
 
+from contextlib import aclosing
 from datetime import datetime, timedelta
 
 import anyio.to_thread
@@ -45,18 +46,21 @@ class LinePoller:
             since = walk_start(started, self.overlap)
         tally = Tally()
         last: Position | None = None
-        fetched_at = started
-        async for objects, position in pages(
+        walk = pages(
             reconciler.ion,
             SPECS[PO_LINES],
             key="_created",
             page_size=reconciler.page_size,
+            clock=reconciler.clock,
             since=since,
-        ):
-            mode = polling_mode(fetched_at, self.overlap)
-            await reconciler.sync(PO_LINES, objects, fetched_at=fetched_at, tally=tally, mode=mode)
-            last = position or last
-            fetched_at = reconciler.clock()
+        )
+        async with aclosing(walk):
+            async for page in walk:
+                mode = polling_mode(page.fetched_at, self.overlap)
+                await reconciler.sync(
+                    PO_LINES, page.objects, fetched_at=page.fetched_at, tally=tally, mode=mode
+                )
+                last = page.position or last
         await anyio.to_thread.run_sync(
             save_cursor, reconciler.engine, LINES_CREATED, newest(cursor, last), reconciler.clock()
         )

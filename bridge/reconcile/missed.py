@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
 from typing import Any
 
 import anyio.to_thread
@@ -80,25 +81,29 @@ class MissedCheck:
             since = walk_start(cursor.position.at, self.overlap)
         checked = recovered = 0
         last: Position | None = None
-        async for events, position in pages(
+        walk = pages(
             reconciler.ion,
             EVENTS,
             key="_updated",
             page_size=reconciler.page_size,
+            clock=reconciler.clock,
             since=since,
             base={"subscription": {"receiverId": {"eq": receiver}}},
-        ):
-            checked += len(events)
-            stored = await anyio.to_thread.run_sync(self._stored_keys, events)
-            bodies = missing_bodies(events, stored)
-            if bodies:
-                recovered += await self.ingest([body for _, body in bodies])
-                log.warning(
-                    "reconcile.missed_recovered",
-                    count=len(bodies),
-                    keys=[key for key, _ in bodies[:20]],
-                )
-            last = position or last
+        )
+        async with aclosing(walk):
+            async for page in walk:
+                events = page.objects
+                checked += len(events)
+                stored = await anyio.to_thread.run_sync(self._stored_keys, events)
+                bodies = missing_bodies(events, stored)
+                if bodies:
+                    recovered += await self.ingest([body for _, body in bodies])
+                    log.warning(
+                        "reconcile.missed_recovered",
+                        count=len(bodies),
+                        keys=[key for key, _ in bodies[:20]],
+                    )
+                last = page.position or last
         await anyio.to_thread.run_sync(
             save_cursor, reconciler.engine, WEBHOOK_EVENTS, newest(cursor, last), reconciler.clock()
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -176,18 +177,22 @@ class Runner:
             since = walk_start(cursor.position.at, self.overlap_seconds)
         last: Position | None = None
         seen: set[str] = set()
-        fetched_at = walk_started = reconciler.clock()
-        async for objects, position in pages(
+        walk_started = reconciler.clock()
+        walk = pages(
             reconciler.ion,
             SPECS[resource],
             key="_updated",
             page_size=reconciler.page_size,
+            clock=reconciler.clock,
             since=since,
-        ):
-            await reconciler.sync(resource, objects, fetched_at=fetched_at, tally=tally, mode=mode)
-            seen.update(str(obj["id"]) for obj in objects)
-            last = position or last
-            fetched_at = reconciler.clock()
+        )
+        async with aclosing(walk):
+            async for page in walk:
+                await reconciler.sync(
+                    resource, page.objects, fetched_at=page.fetched_at, tally=tally, mode=mode
+                )
+                seen.update(str(obj["id"]) for obj in page.objects)
+                last = page.position or last
         if options.full:
             gone = await disappeared.handle(
                 reconciler,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,10 +128,17 @@ class Reconciler:
     async def fetch(self, resource: str, base: dict[str, Any]) -> list[Obj]:
         """Every object of `resource` matching `base`, walked by id."""
         out: list[Obj] = []
-        async for objects, _ in pages(
-            self.ion, SPECS[resource], key=None, page_size=self.page_size, base=base
-        ):
-            out.extend(objects)
+        walk = pages(
+            self.ion,
+            SPECS[resource],
+            key=None,
+            page_size=self.page_size,
+            clock=self.clock,
+            base=base,
+        )
+        async with aclosing(walk):
+            async for page in walk:
+                out.extend(page.objects)
         return out
 
     async def fetch_ids(self, resource: str, ids: Iterable[str]) -> list[Obj]:
