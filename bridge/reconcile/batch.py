@@ -9,6 +9,10 @@ A fetch that started before the one already stored is stale (a targeted fetch an
 walk can race), and so is one that started before ION delivered another event of the object:
 both are counted but ignored, so Violet is never sent an older state (the newer fetch, or the
 targeted fetch that event sets off, judges the object instead).
+
+Logged at info, each with the trigger the caller bound (`structlog.contextvars`): every repair
+queued (what and since when, not the values), every repair deferred to ION's delivery, and
+every stale object skipped. Together they say why an object was repaired when it was.
 """
 
 from __future__ import annotations
@@ -67,9 +71,22 @@ def is_baseline(obj: Obj, baseline_before: datetime | None) -> bool:
     return changed is not None and changed < baseline_before
 
 
-def _recent(obj: Obj, defer_after: datetime | None) -> bool:
-    changed = timestamp(obj.get("_updated"))
-    return defer_after is not None and changed is not None and changed > defer_after
+def _deferred(obj: Obj, repair: Repair, defer_after: datetime | None) -> bool:
+    """Leave this repair to the targeted fetch ION's delivery of the object will set off?
+
+    Only when the object itself changed after `defer_after` and that change is the newest the
+    repair carries. A newer change of a linked object (its ship-to location, say) is no part of
+    the object's delivery. The linked object's own targeted fetch passes its change on only
+    while its snapshot still differs, and the batch that defers here may store that snapshot
+    (a walk or re-check that fetched this object as a referrer): the repair would then wait for
+    the next scheduled run. A new line has no delivery coming at all.
+    """
+    if defer_after is None or repair.kind == NEW_LINE:
+        return False
+    updated = timestamp(obj.get("_updated"))
+    if updated is None or updated <= defer_after:
+        return False
+    return repair.changed_at is None or repair.changed_at <= updated
 
 
 def next_recheck(
@@ -110,8 +127,10 @@ def store_batch(
         outcome.fetched += 1
         snapshot = snapshots.get(entity_id)
         if snapshot is not None and as_utc(snapshot.updated_at) > fetched_at:
+            log.info("reconcile.stale", resource=resource, entity_id=entity_id, newer="fetch")
             continue
         if newer_event(sent[entity_id], fetched_at):
+            log.info("reconcile.stale", resource=resource, entity_id=entity_id, newer="event")
             continue
         truth = tracked.tracked_values(resource, obj)
         if snapshot is None:
@@ -126,17 +145,27 @@ def store_batch(
         if _changed(resource, snapshot, obj, truth):
             outcome.changed += 1
         repair = decide(resource, obj, predicted, settle_window=settle_window)
-        if repair is not None and repair.kind != NEW_LINE and _recent(obj, defer_after):
+        if repair is not None and _deferred(obj, repair, defer_after):
             # ION's delivery of this change may still be on its way; it will bring its own
-            # targeted fetch. (A new line has no delivery coming: it is repaired at once.)
+            # targeted fetch.
+            log.info("reconcile.deferred", resource=resource, entity_id=entity_id, kind=repair.kind)
             continue
         if repair is not None:
-            log.debug(
+            # Which trigger (`trigger`, bound by the caller) repaired what, and since when:
+            # enough to tell a targeted repair from one left to the next scheduled run.
+            log.info(
                 "reconcile.repair",
                 resource=resource,
                 entity_id=entity_id,
                 kind=repair.kind,
                 fields=list(repair.fields),
+                changed_at=repair.changed_at.isoformat() if repair.changed_at else None,
+            )
+            # The values themselves are ION's business data: only when debugging.
+            log.debug(
+                "reconcile.repair_values",
+                resource=resource,
+                entity_id=entity_id,
                 violet=[predicted.get(path) if predicted else None for path in repair.fields],
                 ion=[truth.get(path) for path in repair.fields],
             )

@@ -87,7 +87,8 @@ class Runner:
             log.info("reconcile.skipped", trigger=options.trigger, reason="another run holds it")
             return RunResult(status="SKIPPED")
         try:
-            return await self._run(options)
+            with structlog.contextvars.bound_contextvars(trigger=options.trigger):
+                return await self._run(options)
         finally:
             await self.lock.release()
 

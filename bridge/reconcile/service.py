@@ -165,7 +165,8 @@ class ReconcileService:
     async def poll_lines(self) -> Tally:
         if self.lines is None:
             raise RuntimeError("ReconcileService is not started")
-        return await self.lines.poll()
+        with structlog.contextvars.bound_contextvars(trigger="new_line_poll"):
+            return await self.lines.poll()
 
     async def recheck(self) -> Tally:
         if self.targeted is None:

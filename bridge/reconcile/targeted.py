@@ -129,7 +129,8 @@ class Targeted:
                 )
 
         # Resources are fetched side by side; their stores still take turns (the write lock).
-        await asyncio.gather(*(one(resource, ids) for resource, ids in batch.items()))
+        with structlog.contextvars.bound_contextvars(trigger=trigger):
+            await asyncio.gather(*(one(resource, ids) for resource, ids in batch.items()))
         if tally.repairs:
             log.info("reconcile.targeted", trigger=trigger, **tally.kinds)
         if self.on_tally is not None:

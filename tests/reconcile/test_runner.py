@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlmodel import select
 
+from bridge.clock import utcnow
+from bridge.inbox.codec import IonEvent, build_event
 from bridge.reconcile.cursors import load_cursor
 from bridge.reconcile.runner import RunOptions
-from bridge.reconcile.service import ReconcileService
+from bridge.reconcile.service import ReconcileService, direct_ingest
 from bridge.settings import Settings
 from bridge.store.db import make_engine, session_scope
 from bridge.store.models import ReconcileRun
@@ -200,3 +202,50 @@ def test_full_walk_reports_objects_gone_from_ion_and_deletes_them_if_configured(
         assert repairs(engine)[-1]["id"] == ids["location"]
         again = with_service(deleting, cli_run(full=True))
         assert "disappeared" not in again.counts
+
+
+def test_a_scheduled_run_repairs_at_once_what_a_linked_change_made_wrong(
+    database_url: str,
+) -> None:
+    """A scheduled run leaves a recent change to the targeted fetch its ION delivery sets off.
+    A PO edited a moment before its ship-to location is not such a case: the location's change
+    is no part of any PO delivery, and the run stores the location's new state, after which the
+    location's own targeted fetch sees nothing left to pass on to its POs. So the run repairs
+    the PO's linked fields at once (found in the bench: one such repair per few convergence
+    runs waited 5 s for the next scheduled run)."""
+    with ion_user(make_world()) as ion:
+        ids = seed(ion)
+        # Overlap 10 s: a scheduled run leaves changes of the last 3 s to ION's deliveries.
+        settings = settings_for(ion.url, database_url, reconcile_overlap_seconds=10)
+        engine = make_engine(database_url)
+        ingest = direct_ingest(engine, utcnow)
+        po, location = ids["po"], ids["location"]
+
+        async def script(service: ReconcileService) -> None:
+            assert service.targeted is not None
+            await service.run(RunOptions(trigger="cli", backfill=True))  # Violet knows all
+            # The PO is edited; ION's delivery arrives and its targeted fetch repairs the PO.
+            await asyncio.to_thread(ion.update, "PURCHASE_ORDERS", po, description="Revised")
+            service.on_ingested(IonEvent(event_id=1, resource="PURCHASE_ORDERS", entity_id=str(po)))
+            await service.targeted.settled()
+            # A moment later its location moves; ION's delivery of that is stored and forwarded.
+            await asyncio.to_thread(ion.update, "LOCATIONS", location, address="9 Harbor Rd")
+            moved = ion.truth()["LOCATIONS"][str(location)]
+            body = build_event(
+                resource="LOCATIONS",
+                action="UPDATE",
+                entity_id=location,
+                data={"id": location, **moved},
+                now=utcnow(),
+                event_id=2,
+            )
+            assert await ingest([body]) == 1
+            # The scheduled run comes before that delivery's targeted fetch does.
+            await service.run(RunOptions(trigger="schedule"))
+            service.on_ingested(IonEvent(event_id=2, resource="LOCATIONS", entity_id=str(location)))
+            await service.targeted.settled()
+
+        with_service(settings, script)
+        sent = [body for body in repairs(engine) if body["resource"] == "PURCHASE_ORDERS"]
+        assert sent[-1]["data"]["shipToLocation"]["address"] == "9 Harbor Rd"
+        assert wrong(ion.truth(), modelled_violet(engine)) == []

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from typing import Any
 
 from bridge.inbox.codec import IonEvent
+from bridge.logs import configure_logging
 from bridge.reconcile.runner import RunOptions
 from bridge.reconcile.service import ReconcileService
 from bridge.store.db import make_engine
@@ -94,3 +97,45 @@ def test_new_lines_are_found_by_the_poll_without_any_event(tmp_path: Any) -> Non
         line = asyncio.run(main())
         body = next(b for b in repairs(engine) if b["resource"] == "PURCHASE_ORDER_LINES")
         assert (body["action"], body["id"], body["data"]["quantity"]) == ("CREATE", line, 4.0)
+
+
+def test_each_repair_is_logged_with_the_trigger_that_made_it_and_no_values(tmp_path: Any) -> None:
+    """Operators (and the bench) can tell a targeted repair from a poll's or a run's: every
+    repair is an info line naming its trigger, its object and kind, and never ION's values."""
+    url = fresh_database(tmp_path)
+    with ion_user(make_world()) as ion:
+        supplier = ion.create("SUPPLIERS", name="Acme")
+        po = ion.create("PURCHASE_ORDERS", supplierId=supplier)
+        settings = settings_for(ion.url, url, reconcile_debounce_seconds=0.05)
+        engine = make_engine(url)
+
+        async def main() -> None:
+            async with ReconcileService(settings, engine) as service:
+                assert service.targeted is not None
+                service.on_ingested(_event("PURCHASE_ORDERS", po))
+                await service.targeted.settled()
+                await asyncio.to_thread(
+                    ion.create, "PURCHASE_ORDER_LINES", purchaseOrderId=po, quantity=4.0
+                )
+                await service.poll_lines()
+                await asyncio.to_thread(ion.update, "SUPPLIERS", supplier, name="Acme Secret")
+                await service.run(RunOptions(trigger="cli"))
+
+        stream = io.StringIO()
+        configure_logging(level="info", fmt="json", stream=stream)  # conftest restores it
+        asyncio.run(main())
+    logs = [json.loads(line) for line in stream.getvalue().splitlines()]
+    found = [
+        (line["trigger"], line["resource"], line["kind"])
+        for line in logs
+        if line["event"] == "reconcile.repair"
+    ]
+    assert found == [
+        ("webhook", "PURCHASE_ORDERS", "new_object"),
+        ("new_line_poll", "PURCHASE_ORDER_LINES", "new_line"),
+        ("cli", "SUPPLIERS", "new_object"),  # never sent to Violet before: sent whole
+        ("cli", "PURCHASE_ORDERS", "linked"),  # embeds it: its supplier's name repaired
+    ]
+    repaired = [line for line in logs if line["event"] == "reconcile.repair"]
+    assert all(line["level"] == "info" and line["changed_at"] for line in repaired)
+    assert "Acme Secret" not in repr(repaired)

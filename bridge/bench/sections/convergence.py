@@ -79,6 +79,10 @@ def _bridge(ctx: BenchContext, stands: StandIns) -> BridgeProcess:
             "BRIDGE_ION_CLIENT_ID": stands.client_id,
             "BRIDGE_ION_CLIENT_SECRET": stands.client_secret,
             "BRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
+            # Each repair with its trigger (targeted fetch, poll, scheduled run), stale and
+            # deferred objects too, in `<out>/work/logs/bridge-convergence.log`: a slow gap
+            # closure can be traced to what repaired it. A few hundred lines for the day.
+            "BRIDGE_LOG_LEVEL": "info",
             **SETTINGS,
         },
     )
