@@ -2,6 +2,7 @@
 
     python -m bridge.bench                      everything (a few minutes on 2 cores)
     python -m bridge.bench --quick              CI-sized: same sections, small sizes
+    python -m bridge.bench --reference          also ingest's reference rows (~1.5 min more)
     python -m bridge.bench --only ingest,forward
     python -m bridge.bench --markdown           print latest.json as Markdown; measure nothing
 
@@ -41,6 +42,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated sections out of {', '.join(SECTIONS)}",
     )
     parser.add_argument("--quick", action="store_true", help="CI-sized runs")
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="also measure ingest's reference rows: serve with its writer in a thread, and "
+        "serve and the bare endpoint on the other HTTP parser (no targets; ~1.5 min more)",
+    )
     parser.add_argument(
         "--markdown", action="store_true", help="print <out>/latest.json as Markdown tables"
     )
@@ -93,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(workdir, ignore_errors=True)
     problem = postgres_problem(args.postgres_url)
     ctx = BenchContext(
-        quick=args.quick, workdir=workdir, postgres_url=args.postgres_url, postgres_problem=problem
+        quick=args.quick,
+        reference=args.reference,
+        workdir=workdir,
+        postgres_url=args.postgres_url,
+        postgres_problem=problem,
     )
     about = machine()
     about["postgresql"] = None if problem else postgres_version(args.postgres_url)

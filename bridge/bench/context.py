@@ -21,6 +21,8 @@ class BenchContext:
     quick: bool
     workdir: Path
     postgres_url: str
+    #: Also the reference rows (ingest's thread writer and other HTTP parser): not targets.
+    reference: bool = False
     #: Why PostgreSQL cannot be used (None when it can).
     postgres_problem: str | None = None
 

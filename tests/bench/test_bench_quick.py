@@ -7,11 +7,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from bridge.bench.__main__ import _parse
 from bridge.bench.results import SECTIONS
+from bridge.settings import DEFAULT_HTTP_PARSER, HttpParser
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,6 +25,12 @@ def test_unknown_section_is_a_usage_error() -> None:
     assert exited.value.code == 2
 
 
+def test_reference_rows_are_opt_in() -> None:
+    """The reference rows (no targets, ~1.5 min) run only with `--reference`."""
+    assert _parse([]).reference is False
+    assert _parse(["--reference"]).reference is True
+
+
 def test_only_keeps_the_bench_order() -> None:
     """`--only forward,ingest` runs ingest first, as the full bench would."""
     assert _parse(["--only", "forward,ingest"]).sections == ["ingest", "forward"]
@@ -30,9 +38,10 @@ def test_only_keeps_the_bench_order() -> None:
 
 @pytest.mark.slow
 def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
-    """The quick bench runs every section and writes latest.json and latest.png."""
+    """The quick bench runs every section (with the reference rows) and writes latest.json
+    and latest.png."""
     done = subprocess.run(
-        [sys.executable, "-m", "bridge.bench", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bridge.bench", "--quick", "--reference", "--out", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -52,6 +61,12 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert set(sections["ingest"]["data"]["unstored"].values()) == {0}
     # Saturation is the best over every concurrency tried, for the baseline and the bridge alike.
     servers = sections["ingest"]["data"]["servers"]
+    # `--reference`'s servers: the thread writer and the other HTTP parser, nothing lost.
+    other = next(p for p in get_args(HttpParser) if p != DEFAULT_HTTP_PARSER)
+    references = {"sqlite+thread", f"sqlite+{other}", f"bare+{other}"}
+    assert references <= set(servers)
+    assert all(servers[name]["saturation"]["rate"] > 0 for name in references)
+    assert {sections["ingest"]["data"]["unstored"][f"sqlite+{v}"] for v in ("thread", other)} == {0}
     for name in ("bare", "sqlite"):
         saturation = servers[name]["saturation"]
         assert set(saturation["rates_by_connections"]) == {"16", "64"}, name

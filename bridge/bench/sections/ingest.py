@@ -16,8 +16,9 @@ Measured side by side in one run, under the same generator, each server in its o
 - `<backend>+forwarding`: the same at saturation with the worker forwarding every delivery to a
   Violet stand-in meanwhile, as in production (both share one process and its GIL).
 
-The two `+<other parser>` servers and `sqlite+thread` are reference rows, run by the full bench
-only: `--quick` is the smoke test CI runs, and its time counts against CI's 15 minutes.
+The two `+<other parser>` servers and `sqlite+thread` are reference rows, measured only with
+`--reference`: they carry no target, and leaving them out keeps `make bench` to a few minutes
+(12 of its 47 load runs).
 
 Each server is driven closed-loop to saturation, then open-loop at half of its own saturation
 rate, where latency is taken from the scheduled send time. Saturation is the best rate over
@@ -150,7 +151,7 @@ def run(ctx: BenchContext) -> SectionResult:
         servers["ceiling"] = {"saturation": driver.saturate(raw.port, raw.cpu_seconds)[1]}
     with server_process(ctx, "bare", "bridge.bench.bare", []) as bare:
         servers["bare"] = driver.measure(bare.port, bare.cpu_seconds)
-    if not ctx.quick:  # reference rows: the full bench only (the quick one is CI's smoke test)
+    if ctx.reference:
         args = ["--http", OTHER_PARSER]
         with server_process(ctx, "bare-other", "bridge.bench.bare", args) as bare:
             servers[f"bare+{OTHER_PARSER}"] = {
@@ -163,7 +164,7 @@ def run(ctx: BenchContext) -> SectionResult:
                 driver.acknowledged = []
                 servers[backend] = driver.measure(bridge.port, bridge.cpu_seconds, credential)
                 unstored[backend] = _unstored(bridge.database_url, driver.acknowledged)
-            if backend == "sqlite" and not ctx.quick:
+            if backend == "sqlite" and ctx.reference:
                 variants: dict[str, dict[str, str]] = {
                     "thread": {"BRIDGE_INGEST_WRITER": "thread"},
                     OTHER_PARSER: {"BRIDGE_HTTP_PARSER": OTHER_PARSER},
