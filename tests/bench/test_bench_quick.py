@@ -78,3 +78,8 @@ def test_quick_bench_writes_every_section(tmp_path: Path) -> None:
     assert list(in_process["sqlite"]["statuses"]) == ["200"]
     assert all(fig["lost"] == 0 for fig in sections["forward"]["data"]["backends"].values())
     assert sections["latency"]["data"]["lost"] == 0
+    # Which trigger queued each repair, read back from the bridge's log: most right behind
+    # ION's deliveries, and new lines (ION sends nothing for them) by the poll or a fetch.
+    by_trigger = sections["convergence"]["data"]["by_trigger"]
+    assert by_trigger["webhook"]["linked"] > 0
+    assert sum(by_trigger.get(t, {}).get("new_line", 0) for t in by_trigger) > 0

@@ -13,6 +13,7 @@ from bridge.bench.loadgen import run_load
 from bridge.bench.payloads import RequestFactory, sign
 from bridge.bench.processes import Spawned, wait_for_port
 from bridge.bench.results import Report, SectionResult, machine
+from bridge.bench.sections.convergence import repairs_by_trigger
 from bridge.bench.spec import LoadSpec, RequestSpec, percentile
 from bridge.bench.table import print_report
 from bridge.sandbox.serving import free_port
@@ -93,3 +94,23 @@ def test_report_round_trips_and_renders(tmp_path: Path) -> None:
     assert "skipped" in text
     draw(again, tmp_path / "latest.png")
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_repairs_by_trigger_counts_the_logged_repairs(tmp_path: Path) -> None:
+    """The convergence section reads `serve`'s JSON log: repairs by trigger and kind; other
+    events and lines that are not JSON (a library's own) are skipped."""
+    lines = [
+        {"event": "reconcile.repair", "trigger": "webhook", "kind": "linked"},
+        {"event": "reconcile.repair", "trigger": "webhook", "kind": "linked"},
+        {"event": "reconcile.repair", "trigger": "schedule", "kind": "linked"},
+        {"event": "reconcile.deferred", "trigger": "schedule", "kind": "linked"},
+        {"event": "reconcile.repair", "trigger": "new_line_poll", "kind": "new_line"},
+    ]
+    log = tmp_path / "bridge.log"
+    text = "\n".join(json.dumps(line) for line in lines)
+    log.write_text("INFO uvicorn started\n" + text + "\n[1, 2]\n")
+    assert repairs_by_trigger(log) == {
+        "webhook": {"linked": 2},
+        "schedule": {"linked": 1},
+        "new_line_poll": {"new_line": 1},
+    }
