@@ -1,8 +1,12 @@
-"""Drill: PostgreSQL unreachable under load, then back, without restarting anything.
+"""Drills: PostgreSQL away under load, then back: cut off, and really restarted.
 
-Restarting the real cluster would break every other test run on this machine, so the bridge
-reaches PostgreSQL through a TCP proxy that the drill cuts (open connections aborted, new ones
-refused: what a crashed or restarting server looks like to a client) and restores.
+Two ways for the database to go away:
+- *cut*: the bridge reaches the tests' shared server through a TCP proxy that the drill cuts
+  (open connections aborted, new ones refused) and restores. Restarting the shared server would
+  break every other test run on this machine;
+- *restarted*: a PostgreSQL cluster of the drill's own (`pgcluster.py`) is stopped, `fast`
+  (sessions ended by the server: "terminating connection due to administrator command") or
+  `immediate` (backends killed, WAL replayed at start, as after a crash), and started again.
 
 While the database is away, the bridge must answer 503 (so ION retries) and never acknowledge
 anything; once it is back, the bridge recovers by itself, and everything it acknowledged is
@@ -11,8 +15,11 @@ stored and reaches Violet.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +30,7 @@ from sqlalchemy.engine import make_url
 from bridge.bench.bridgeproc import BridgeProcess
 from bridge.store.db import make_engine
 from tests.faults.conftest import Violet
+from tests.faults.pgcluster import PrivateCluster, StopMode, find_bindir
 from tests.faults.stream import IonStream
 from tests.faults.tcpproxy import TcpProxy
 from tests.waiting import wait_until
@@ -55,16 +63,35 @@ def _readyz(bridge: BridgeProcess) -> int:
         return 0
 
 
+@pytest.fixture
+def private_cluster() -> Iterator[PrivateCluster]:
+    """A PostgreSQL cluster of this drill's own, removed afterwards."""
+    bindir = find_bindir()
+    if bindir is None:
+        reason = "no PostgreSQL server binaries (initdb, pg_ctl) on this machine"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    cluster = PrivateCluster(bindir, Path(tempfile.mkdtemp(prefix="bridge-drill-pg-")))
+    try:
+        yield cluster.create()
+    finally:
+        cluster.destroy()
+
+
 def _drill(
-    proxied: tuple[str, TcpProxy],
-    fresh_postgres_url: str,
+    url: str,
+    stored_url: str,
+    away: Callable[[int], None],
+    back: Callable[[], None],
     violet: Violet,
     start_bridge: Callable[..., BridgeProcess],
     *,
     events: int,
     outages: int,
 ) -> dict[str, Any]:
-    url, proxy = proxied
+    """Stream `events` into a bridge on `url`; `away(n)` and `back()` the database `outages`
+    times; every acknowledged event must be stored (read through `stored_url`) and at Violet."""
     bridge = start_bridge(url, violet.hook_url)
     stream = IonStream(bridge.url, [(n, n) for n in range(1, events + 1)], threads=4).start()
     windows: list[tuple[float, float]] = []
@@ -72,7 +99,7 @@ def _drill(
     for outage in range(outages):
         target = events * (outage + 1) // (outages + 1)
         wait_until(lambda t=target: stream.acked_count() >= t, 60, f"{target} acknowledged")
-        proxy.cut()
+        away(outage)
         cut_at = time.monotonic()
         wait_until(
             lambda c=cut_at: sum(a.status == 503 for a in stream.attempts_between(c)) >= 40,
@@ -80,8 +107,10 @@ def _drill(
             "503 answers while the database is away",
         )
         readiness.add(_readyz(bridge))
-        proxy.restore()
+        # The window ends as the database is brought back: a server's start takes a moment,
+        # and what is stored and answered once it is up is no outage answer.
         windows.append((cut_at, time.monotonic()))
+        back()
     stream.finish(timeout=120)
     acked = set(stream.acked)
     wait_until(lambda: acked <= violet.arrivals().keys(), 120, "every acked event at Violet")
@@ -95,7 +124,7 @@ def _drill(
         },
         "acknowledged_during_outages": sum(200 <= a.status < 300 for a in during),
         "readyz_during_outages": sorted(readiness),
-        "not_stored": len(acked - _stored_event_ids(fresh_postgres_url)),
+        "not_stored": len(acked - _stored_event_ids(stored_url)),
         "lost": len(acked - violet.arrivals().keys()),
         "duplicates_at_violet": sum(n - 1 for n in violet.arrivals().values()),
         "statuses_seen_by_ion": sorted(stream.statuses()),
@@ -111,6 +140,28 @@ def _check(figures: dict[str, Any]) -> None:
     assert figures["acknowledged"] == figures["events"]  # it recovered by itself
 
 
+def _cut(
+    proxied: tuple[str, TcpProxy],
+    fresh_postgres_url: str,
+    violet: Violet,
+    start_bridge: Callable[..., BridgeProcess],
+    *,
+    events: int,
+    outages: int,
+) -> dict[str, Any]:
+    url, proxy = proxied
+    return _drill(
+        url,
+        fresh_postgres_url,
+        lambda _: proxy.cut(),
+        proxy.restore,
+        violet,
+        start_bridge,
+        events=events,
+        outages=outages,
+    )
+
+
 def test_database_cut_under_load_answers_503_and_recovers(
     proxied: tuple[str, TcpProxy],
     fresh_postgres_url: str,
@@ -119,7 +170,7 @@ def test_database_cut_under_load_answers_503_and_recovers(
     drill_report: Any,
 ) -> None:
     """One PostgreSQL outage mid-stream: 503 while away, nothing acknowledged lost after."""
-    figures = _drill(proxied, fresh_postgres_url, violet, start_bridge, events=200, outages=1)
+    figures = _cut(proxied, fresh_postgres_url, violet, start_bridge, events=200, outages=1)
     drill_report(figures)
     _check(figures)
 
@@ -133,6 +184,57 @@ def test_database_cut_repeatedly(
     drill_report: Any,
 ) -> None:
     """Five PostgreSQL outages during a longer stream: the bridge recovers from each."""
-    figures = _drill(proxied, fresh_postgres_url, violet, start_bridge, events=1500, outages=5)
+    figures = _cut(proxied, fresh_postgres_url, violet, start_bridge, events=1500, outages=5)
+    drill_report(figures)
+    _check(figures)
+
+
+MODES: tuple[StopMode, ...] = ("fast", "immediate")
+
+
+def _restarted(
+    cluster: PrivateCluster,
+    violet: Violet,
+    start_bridge: Callable[..., BridgeProcess],
+    *,
+    events: int,
+    restarts: int,
+) -> dict[str, Any]:
+    figures = _drill(
+        cluster.url,
+        cluster.url,
+        lambda n: cluster.stop(MODES[n % len(MODES)]),
+        cluster.start,
+        violet,
+        start_bridge,
+        events=events,
+        outages=restarts,
+    )
+    return {"stops": [MODES[n % len(MODES)] for n in range(restarts)], **figures}
+
+
+def test_postgres_restarted_under_load_answers_503_and_recovers(
+    private_cluster: PrivateCluster,
+    violet: Violet,
+    start_bridge: Callable[..., BridgeProcess],
+    drill_report: Any,
+) -> None:
+    """The server really stopped mid-stream, once as for a planned restart and once as in a
+    crash, then started again: 503 while it is down, never a 500, and nothing acknowledged
+    lost once it is back."""
+    figures = _restarted(private_cluster, violet, start_bridge, events=300, restarts=2)
+    drill_report(figures)
+    _check(figures)
+
+
+@pytest.mark.slow
+def test_postgres_restarted_repeatedly(
+    private_cluster: PrivateCluster,
+    violet: Violet,
+    start_bridge: Callable[..., BridgeProcess],
+    drill_report: Any,
+) -> None:
+    """Six restarts, fast and immediate in turn, during a longer stream."""
+    figures = _restarted(private_cluster, violet, start_bridge, events=1500, restarts=6)
     drill_report(figures)
     _check(figures)
