@@ -45,6 +45,20 @@ def find_bindir() -> Path | None:
     return None
 
 
+def unusable() -> str | None:
+    """Why no private cluster can be made here, or None when one can."""
+    if find_bindir() is None:
+        return "no PostgreSQL server binaries (initdb, pg_ctl) on this machine"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(_SERVER_USER)
+        except KeyError:
+            return f"running as root, and there is no {_SERVER_USER!r} user to run PostgreSQL as"
+        if shutil.which("runuser") is None:
+            return "running as root, and there is no runuser to run PostgreSQL as another user"
+    return None
+
+
 class PrivateCluster:
     """initdb, start, stop (`fast` or `immediate`) and start again; removed by `destroy`."""
 

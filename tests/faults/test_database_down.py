@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from bridge.bench.bridgeproc import BridgeProcess
 from bridge.store.db import make_engine
 from tests.faults.conftest import Violet
-from tests.faults.pgcluster import PrivateCluster, StopMode, find_bindir
+from tests.faults.pgcluster import PrivateCluster, StopMode, find_bindir, unusable
 from tests.faults.stream import IonStream
 from tests.faults.tcpproxy import TcpProxy
 from tests.waiting import wait_until
@@ -66,9 +66,10 @@ def _readyz(bridge: BridgeProcess) -> int:
 @pytest.fixture
 def private_cluster() -> Iterator[PrivateCluster]:
     """A PostgreSQL cluster of this drill's own, removed afterwards."""
+    reason = unusable()
     bindir = find_bindir()
-    if bindir is None:
-        reason = "no PostgreSQL server binaries (initdb, pg_ctl) on this machine"
+    if reason is not None or bindir is None:
+        reason = reason or "no PostgreSQL server binaries"
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
