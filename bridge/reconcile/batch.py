@@ -152,9 +152,10 @@ def store_batch(
             continue
         if repair is not None:
             # Which trigger (`trigger`, bound by the caller) repaired what, and since when:
-            # enough to tell a targeted repair from one left to the next scheduled run.
+            # enough to tell a targeted repair from one left to the next scheduled run. A dry
+            # run queues nothing: its lines say what it would have sent.
             log.info(
-                "reconcile.repair",
+                "reconcile.repair" if enqueue else "reconcile.would_repair",
                 resource=resource,
                 entity_id=entity_id,
                 kind=repair.kind,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,6 +12,7 @@ from sqlmodel import select
 
 from bridge.clock import utcnow
 from bridge.inbox.codec import IonEvent, build_event
+from bridge.logs import configure_logging
 from bridge.reconcile.cursors import load_cursor
 from bridge.reconcile.runner import RunOptions
 from bridge.reconcile.service import ReconcileService, direct_ingest
@@ -142,16 +145,26 @@ def test_a_second_run_with_nothing_new_sends_nothing(database_url: str) -> None:
 
 
 def test_dry_run_decides_but_keeps_nothing(tmp_path: Any) -> None:
-    """A dry run reports the repairs it would send, and stores no repair and no cursor move."""
+    """A dry run reports the repairs it would send, and stores no repair and no cursor move;
+    its log lines say "would repair", never "repair"."""
     database_url = fresh_database(tmp_path)
     with ion_user(make_world()) as ion:
         seed(ion)
         settings = settings_for(ion.url, database_url)
+        stream = io.StringIO()
+        configure_logging(level="info", fmt="json", stream=stream)  # conftest restores it
         result = with_service(settings, cli_run(dry_run=True, backfill=True))
         engine = make_engine(database_url)
         assert sum(result.counts["kinds"].values()) == 4
         assert repairs(engine) == []
         assert load_cursor(engine, "PURCHASE_ORDERS") is None
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    # Nothing queued, so the PO is judged again as the referrer of its supplier and location.
+    would = {
+        (x["resource"], x["entity_id"]) for x in lines if x["event"] == "reconcile.would_repair"
+    }
+    assert len(would) == 4
+    assert not [x for x in lines if x["event"] == "reconcile.repair"]
 
 
 def test_runs_are_recorded_with_counts(tmp_path: Any) -> None:
