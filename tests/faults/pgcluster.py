@@ -45,9 +45,9 @@ def find_bindir() -> Path | None:
     return None
 
 
-def unusable() -> str | None:
-    """Why no private cluster can be made here, or None when one can."""
-    if find_bindir() is None:
+def unusable(bindir: Path | None) -> str | None:
+    """Why no private cluster can be made here (`bindir`: `find_bindir()`), or None."""
+    if bindir is None:
         return "no PostgreSQL server binaries (initdb, pg_ctl) on this machine"
     if os.geteuid() == 0:
         try:
