@@ -26,7 +26,14 @@ from pathlib import Path
 from bridge.bench.chart import draw
 from bridge.bench.context import BenchContext
 from bridge.bench.databases import postgres_problem, postgres_url_from_env, postgres_version
-from bridge.bench.results import SECTIONS, Report, SectionResult, machine
+from bridge.bench.results import (
+    SECTIONS,
+    Report,
+    SectionResult,
+    cpu_counters,
+    machine,
+    steal_percent,
+)
 from bridge.bench.table import markdown, print_report
 
 
@@ -75,6 +82,7 @@ def run_section(name: str, ctx: BenchContext) -> SectionResult:
     """One section, timed; a crash becomes a failed section instead of ending the bench."""
     started = time.monotonic()
     load_before = os.getloadavg()[0]
+    counters = cpu_counters()
     try:
         module = importlib.import_module(f"bridge.bench.sections.{name}")
         result: SectionResult = module.run(ctx)
@@ -87,6 +95,8 @@ def run_section(name: str, ctx: BenchContext) -> SectionResult:
     result.seconds = round(time.monotonic() - started, 1)
     # The machine may be shared: the 1-minute load around a section qualifies its figures.
     result.data["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+    # …and so does the CPU time the host took from this VM while it ran.
+    result.data["steal_percent"] = steal_percent(counters, cpu_counters())
     return result
 
 

@@ -89,6 +89,39 @@ def machine() -> dict[str, Any]:
     }
 
 
+#: Where Linux counts every CPU's time, the hypervisor's share ("steal") included.
+PROC_STAT = Path("/proc/stat")
+
+
+def cpu_counters(stat: str | None = None) -> tuple[int, int] | None:
+    """(steal, total) clock ticks of all CPUs since boot, from `/proc/stat` (or `stat`, its
+    text); None where there is no such file.
+
+    Steal is time a virtual CPU was ready to run but the host ran something else. On a shared
+    VM it is the machine being slower for a while, which no figure of ours could otherwise
+    tell apart from the code being slower."""
+    try:
+        text = stat if stat is not None else PROC_STAT.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            ticks = [int(value) for value in fields[1:]]
+            # user nice system idle iowait irq softirq steal [guest guest_nice]: guest time
+            # is already counted in user and nice, so it is left out of the total.
+            steal = ticks[7] if len(ticks) > 7 else 0
+            return steal, sum(ticks[:8])
+    return None
+
+
+def steal_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of all CPU time between two `cpu_counters` readings the host took, in %."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
+
+
 @dataclass(kw_only=True)
 class Report:
     started_at: str

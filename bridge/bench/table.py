@@ -10,6 +10,9 @@ from rich.text import Text
 
 from bridge.bench.results import Report, SectionResult
 
+#: Steal (% of all CPU time) from which a section's figures are said to be qualified by it.
+STEAL_WORTH_SAYING = 2.0
+
 
 def _value(value: float | int | str | None) -> str:
     if value is None:
@@ -40,14 +43,29 @@ def figures_table(report: Report) -> Table:
     for name, section in report.sections.items():
         _section_rows(table, name, section)
         table.add_section()
+    for line in qualifiers(report):
+        table.caption = f"{table.caption}\n{line}"
+    return table
+
+
+def qualifiers(report: Report) -> list[str]:
+    """What qualifies the figures: sections run on a busy machine, or one the host slowed."""
+    lines = []
     busy = [
         f"{name} {section.data['load_average'][0]:.1f}"
         for name, section in report.sections.items()
         if section.data.get("load_average", [0])[0] > 1.5
     ]
     if busy:
-        table.caption = f"{table.caption}\nmachine busy (1-min load at start): {', '.join(busy)}"
-    return table
+        lines.append(f"machine busy (1-min load at start): {', '.join(busy)}")
+    stolen = [
+        f"{name} {section.data['steal_percent']:.1f} %"
+        for name, section in report.sections.items()
+        if (section.data.get("steal_percent") or 0) >= STEAL_WORTH_SAYING
+    ]
+    if stolen:
+        lines.append(f"CPU time taken by the host (steal): {', '.join(stolen)}")
+    return lines
 
 
 def _section_rows(table: Table, name: str, section: SectionResult) -> None:
@@ -97,6 +115,7 @@ def markdown(report: Report) -> str:
         f"PostgreSQL {machine.get('postgresql') or 'n/a'}"
         + (" (quick run)" if report.quick else "")
         + ".",
+        *(f"{line}." for line in qualifiers(report)),
         "",
         "| section | measure | value | unit | note |",
         "|---|---|---:|---|---|",

@@ -12,10 +12,16 @@ from bridge.bench.chart import draw
 from bridge.bench.loadgen import run_load
 from bridge.bench.payloads import RequestFactory, sign
 from bridge.bench.processes import Spawned, wait_for_port
-from bridge.bench.results import Report, SectionResult, machine
+from bridge.bench.results import (
+    Report,
+    SectionResult,
+    cpu_counters,
+    machine,
+    steal_percent,
+)
 from bridge.bench.sections.convergence import repairs_by_trigger
 from bridge.bench.spec import LoadSpec, RequestSpec, percentile
-from bridge.bench.table import print_report
+from bridge.bench.table import markdown, print_report
 from bridge.sandbox.serving import free_port
 
 
@@ -75,6 +81,7 @@ def test_report_round_trips_and_renders(tmp_path: Path) -> None:
     section = SectionResult(name="ingest")
     section.row("bare Starlette, saturation", 1234.5, "req/s")
     section.target("ingest on SQLite vs bare", "≥ 0.5 × bare", 0.6, True)
+    section.data["steal_percent"] = 7.5
     skipped = SectionResult(name="reconcile", status="skipped", reason="not here")
     report = Report(
         started_at="2026-01-01T00:00:00+00:00",
@@ -92,6 +99,8 @@ def test_report_round_trips_and_renders(tmp_path: Path) -> None:
     assert "bare Starlette, saturation" in text
     assert "met" in text
     assert "skipped" in text
+    assert "CPU time taken by the host (steal): ingest 7.5 %" in text
+    assert "CPU time taken by the host (steal): ingest 7.5 %." in markdown(again)
     draw(again, tmp_path / "latest.png")
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -114,3 +123,24 @@ def test_repairs_by_trigger_counts_the_logged_repairs(tmp_path: Path) -> None:
         "schedule": {"linked": 1},
         "new_line_poll": {"new_line": 1},
     }
+
+
+def test_steal_is_read_from_proc_stat_and_given_as_a_share_of_all_cpu_time() -> None:
+    """The host's share of the machine between two readings: steal over every state's ticks,
+    guest time (already inside user) left out."""
+    before = "cpu  100 0 50 800 10 0 0 40 7 0\ncpu0 50 0 25 400 5 0 0 20 0 0\nintr 1\n"
+    after = "cpu  300 0 100 1300 10 0 0 90 9 0\ncpu0 150 0 50 650 5 0 0 45 0 0\nintr 2\n"
+    assert cpu_counters(before) == (40, 1000)
+    assert cpu_counters(after) == (90, 1800)
+    # 50 of the 800 ticks that passed were the host's.
+    assert steal_percent(cpu_counters(before), cpu_counters(after)) == 6.2
+    assert steal_percent(None, cpu_counters(after)) is None
+    assert steal_percent(cpu_counters(after), cpu_counters(after)) is None
+    assert cpu_counters("intr 1\n") is None
+    # This machine's own counters read, and only ever grow.
+    first = cpu_counters()
+    if first is not None:
+        second = cpu_counters()
+        assert second is not None
+        assert second[1] >= first[1]
+        assert second[0] >= first[0]
