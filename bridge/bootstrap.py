@@ -69,7 +69,9 @@ class Bridge:
     - ``on_ingested: list[Callable[[IonEvent], Awaitable[None] | None]]`` — after the commit of
       each *new* parsed ION event (not duplicates, not pass-throughs). An event older than one
       already accepted for its object arrives with ``event.superseded == True``: it was stored
-      but will not be forwarded, and the object should be repaired.
+      but will not be forwarded, and the object should be repaired. The event carries its
+      identity (``event_id``, ``resource``, ``action``, ``entity_id``); its body was parsed where
+      the ingest writer runs and is in the database, so ``data`` and ``changes`` may be None.
     - ``on_delivered: list[Callable[[Outgoing], Awaitable[None] | None]]`` — after Violet
       answered 2xx to a delivery (the row as settled).
     - ``on_startup`` / ``on_shutdown: list[Callable[[], Awaitable[None]]]`` — run by the app's

@@ -8,10 +8,19 @@ and `serve` only pickles a few fields per delivery. Side by side on the 2-core b
 and a lower p99 at a fixed rate (README, "Performance and reliability").
 
 How: one duplex pipe and one batch in flight (the writer task awaits each, so ids still rise in
-arrival order). `serve` sends `(now, [(body, content_type, event_id, resource, action,
-entity_id), …])`; the writer process stores the batch with `store_batch` in one transaction,
-commits, and only then answers `("ok", [(delivery_id, disposition), …])` or an error kind and a
-one-line message, so an answer still means "durably stored".
+arrival order). `serve` sends `(now, policies, items)`: a delivery from the route as
+`("r", body, content_type, signature, token, policy)`, where `policy` indexes the batch's
+credentials and `inbox_require` (one entry per distinct set, usually one); an event from
+reconciliation as `("i", body, content_type, event_id, resource, action, entity_id)`, already
+parsed. The writer process admits each delivery (`bridge.inbox.admit`: the proofs, the content,
+the parse), stores the admitted ones with `store_batch` in one transaction, commits, and only
+then answers `("ok", [...])` with, per item, `("s", delivery_id, disposition, event)` (`event`:
+the parsed event's id, resource, action and object id, for a delivery from the route) or
+`("x", status, reason)` for a refusal; or an error kind and a one-line message. So an answer
+still means "durably stored", and the body's JSON is parsed once, in the writer process.
+
+The receiver's secrets cross the pipe, to this process's own child, and are kept in its memory
+only, as in `serve`'s.
 
 Its life: started by the ingest writer (forked from multiprocessing's fork server, a clean
 process: nothing inherited from `serve` but the pipe), it ignores SIGINT and SIGTERM and exits
@@ -36,13 +45,21 @@ from typing import Any
 import structlog
 
 from bridge.errors import StorageError, StorageUnavailable
+from bridge.inbox.admit import Received, Refused
 from bridge.inbox.codec import IonEvent
 from bridge.inbox.store import Disposition, Incoming, Stored
+from bridge.inbox.verify import Credentials, Require
 
 log = structlog.get_logger(__name__)
 
-#: One delivery as sent to the writer process: what `store_batch` reads of it, nothing more.
-Wire = tuple[bytes, str, int | None, str | None, str | None, str | None]
+#: One item as sent to the writer process (see the module's docstring).
+Wire = tuple[Any, ...]
+#: The credentials and `inbox_require` a batch's deliveries are checked against.
+Policy = tuple[tuple[str, ...], tuple[str, ...], Require]
+#: What the writer process answers per item: stored, or refused.
+Answer = tuple[Any, ...]
+#: A parsed event's identity as it comes back: id, resource, action, object id.
+EventKey = tuple[int, str, str | None, str | None]
 
 _READY = "ready"
 _STOP_SECONDS = 5.0
@@ -52,21 +69,54 @@ class LostRace(StorageError):
     """Another process stored the same key or watermark first; the batch may be retried."""
 
 
-def _to_wire(item: Incoming) -> Wire:
-    event = item.event
-    if event is None:
-        return (item.body, item.content_type, None, None, None, None)
-    return (item.body, item.content_type, event.event_id, event.resource, event.action,
-            event.entity_id)  # fmt: skip
+def _to_wire(items: Sequence[Incoming | Received]) -> tuple[list[Policy], list[Wire]]:
+    """The batch as sent: its distinct policies, and each item tagged `r` or `i`."""
+    policies: list[Policy] = []
+    index: dict[tuple[int, str], int] = {}
+    wires: list[Wire] = []
+    for item in items:
+        if isinstance(item, Received):
+            key = (id(item.credentials), item.require)
+            if key not in index:
+                index[key] = len(policies)
+                creds = item.credentials
+                policies.append((creds.secrets, creds.token_hashes, item.require))
+            wires.append(("r", item.body, item.content_type, item.signature, item.token,
+                          index[key]))  # fmt: skip
+            continue
+        event = item.event
+        if event is None:
+            wires.append(("i", item.body, item.content_type, None, None, None, None))
+        else:
+            wires.append(("i", item.body, item.content_type, event.event_id, event.resource,
+                          event.action, event.entity_id))  # fmt: skip
+    return policies, wires
 
 
-def _from_wire(wire: Wire) -> Incoming:
-    body, content_type, event_id, resource, action, entity_id = wire
+def _from_wire(policies: Sequence[Policy], wire: Wire) -> Incoming | Received:
+    if wire[0] == "r":
+        _, body, content_type, signature, token, policy = wire
+        secrets, token_hashes, require = policies[policy]
+        credentials = Credentials(secrets=secrets, token_hashes=token_hashes)
+        return Received(body=body, content_type=content_type, signature=signature, token=token,
+                        credentials=credentials, require=require)  # fmt: skip
+    _, body, content_type, event_id, resource, action, entity_id = wire
     event = None
     if event_id is not None:
         event = IonEvent(event_id=event_id, resource=resource or "", action=action,
                          entity_id=entity_id)  # fmt: skip
     return Incoming(body=body, content_type=content_type, event=event)
+
+
+def _answer(item: Incoming | Received, outcome: Stored | Refused) -> Answer:
+    """One item's answer: the event's identity goes back only for a delivery parsed here."""
+    if isinstance(outcome, Refused):
+        return ("x", outcome.status, outcome.reason)
+    event = outcome.event
+    key: EventKey | None = None
+    if isinstance(item, Received) and event is not None:
+        key = (event.event_id, event.resource, event.action, event.entity_id)
+    return ("s", outcome.delivery_id, outcome.disposition.value, key)
 
 
 class WriterProcess:
@@ -113,13 +163,17 @@ class WriterProcess:
             raise StorageUnavailable(f"the ingest writer process could not start: {detail}")
         log.info("ingest.writer_process_started", pid=process.pid)
 
-    async def write(self, items: Sequence[Incoming], now: datetime) -> list[Stored]:
-        """Store `items` in one transaction of the writer process; their results, in order."""
+    async def write(
+        self, items: Sequence[Incoming | Received], now: datetime
+    ) -> list[Stored | Refused]:
+        """Admit and store `items` in one transaction of the writer process; their outcomes,
+        in order."""
         if not self.alive:
             await self.stop()
             await self.start()
         assert self._conn is not None
-        message = pickle.dumps((now, [_to_wire(item) for item in items]), pickle.HIGHEST_PROTOCOL)
+        policies, wires = _to_wire(items)
+        message = pickle.dumps((now, policies, wires), pickle.HIGHEST_PROTOCOL)
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._answer = answer
         try:
@@ -137,10 +191,7 @@ class WriterProcess:
         finally:
             self._answer = None
         if kind == "ok":
-            return [
-                _stored(item, delivery_id, Disposition(disposition))
-                for item, (delivery_id, disposition) in zip(items, detail, strict=True)
-            ]
+            return [_outcome(item, answer) for item, answer in zip(items, detail, strict=True)]
         error = {"race": LostRace, "unavailable": StorageUnavailable}.get(kind, StorageError)
         raise error(detail)
 
@@ -191,12 +242,24 @@ def _context() -> multiprocessing.context.ForkServerContext:
     """`forkserver`: a clean process (no threads, no locks held) started once, then a fork of it
     per writer process, with the writer's modules already imported (~20 ms, not ~0.5 s)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, "bridge.inbox.store", "bridge.delivery.serial"])
+    context.set_forkserver_preload(
+        [__name__, "bridge.inbox.admit", "bridge.inbox.store", "bridge.delivery.serial"]
+    )
     return context
 
 
-def _stored(item: Incoming, delivery_id: int, disposition: Disposition) -> Stored:
-    event = item.event
+def _outcome(item: Incoming | Received, answer: Answer) -> Stored | Refused:
+    """`serve`'s side of `_answer`. A delivery parsed in the writer process comes back with its
+    event's identity only (id, resource, action, object id): what the hooks and the log use;
+    its body is in the database."""
+    if answer[0] == "x":
+        return Refused(answer[1], answer[2])
+    _, delivery_id, value, key = answer
+    disposition = Disposition(value)
+    event = item.event if isinstance(item, Incoming) else None
+    if key is not None:
+        event_id, resource, action, entity_id = key
+        event = IonEvent(event_id=event_id, resource=resource, action=action, entity_id=entity_id)
     if disposition is Disposition.SUPERSEDED and event is not None:
         event = replace(event, superseded=True)
     return Stored(delivery_id=delivery_id, disposition=disposition, event=event)
@@ -219,6 +282,7 @@ def _main(url: str, wal_autocheckpoint: bool, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from bridge.delivery.serial import write_connection
+    from bridge.inbox.admit import admit_and_store
     from bridge.inbox.store import store_batch
     from bridge.inbox.writer import lost_a_race
     from bridge.store.db import INGEST_OPTIONS, make_engine
@@ -235,15 +299,20 @@ def _main(url: str, wal_autocheckpoint: bool, conn: Connection) -> None:
     conn.send_bytes(pickle.dumps((_READY, None)))
     while True:
         try:
-            now, wires = pickle.loads(conn.recv_bytes())  # noqa: S301 -- from serve, our pipe
+            now, policies, wires = pickle.loads(conn.recv_bytes())  # noqa: S301 -- serve's pipe
         except (EOFError, OSError):
             engine.dispose()
             return
         answer: tuple[str, Any]
         try:
-            with write_connection(engine) as connection:
-                stored = store_batch(connection, [_from_wire(w) for w in wires], now=now)
-            answer = ("ok", [(s.delivery_id, s.disposition.value) for s in stored])
+            items = [_from_wire(policies, wire) for wire in wires]
+
+            def store(batch: list[Incoming], at: datetime = now) -> list[Stored]:
+                with write_connection(engine) as connection:
+                    return store_batch(connection, batch, now=at)
+
+            outcomes = admit_and_store(items, store)
+            answer = ("ok", [_answer(i, o) for i, o in zip(items, outcomes, strict=True)])
         except StorageUnavailable as exc:
             answer = ("unavailable", str(exc))
         except StorageError as exc:

@@ -3,17 +3,19 @@
 In order, each step refusing before the next costs anything:
 1. over `inbox_max_body_bytes` → 413, judged by Content-Length and then by counting while
    streaming, so an oversize body is never read whole;
-2. the proofs (header token / signature) → 401, counted by reason, logged without secrets,
-   nothing stored;
-3. an empty body or an absurd content type → 400 (nothing ION sends);
-4. parse (a body the codec does not understand is a pass-through, not an error) and hand to the
-   group-commit writer; the expected status (200) only once the batch has committed, 503 if the
-   database could not take it, so ION retries.
+2. the body, its proofs (header token / signature) and the credentials in force are handed to
+   the group-commit writer, which checks and parses them off this event loop
+   (`bridge.inbox.admit`): failed proofs → 401, counted by reason, logged without secrets,
+   nothing stored (after one reload of the credentials, for a rotation made meanwhile); an
+   empty body or an absurd content type → 400 (nothing ION sends); a body the codec does not
+   understand is a pass-through, not an error;
+3. the expected status (200) only once the batch has committed, 503 if the database could not
+   take it (or the credentials could not be read), so ION retries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from starlette.requests import ClientDisconnect, Request
@@ -21,10 +23,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bridge.errors import StorageError
-from bridge.inbox import codec
+from bridge.inbox.admit import Received, Refused
 from bridge.inbox.credentials import CredentialCache
-from bridge.inbox.store import Disposition, Incoming
-from bridge.inbox.verify import Require, verify
+from bridge.inbox.store import Disposition
+from bridge.inbox.verify import Credentials, Require
 from bridge.inbox.writer import IngestWriter
 from bridge.metrics import Metrics
 from bridge.provision.state import EXPECTED_RESPONSE_CODE
@@ -33,8 +35,6 @@ log = structlog.get_logger(__name__)
 
 PATH = "/webhooks/ion"
 SIGNATURE_HEADER = "x-ion-signature"
-#: Fits `Delivery.content_type`; real content types are a few dozen characters.
-_MAX_CONTENT_TYPE = 200
 _JSON = "application/json"
 #: How long ION should wait before retrying after a 503 (a hint; ION has its own schedule).
 _RETRY_AFTER_SECONDS = "5"
@@ -87,10 +87,13 @@ def inbox_routes(
         log.warning("inbox.rejected", reason=reason, status=status, client=client)
         return _refuse(status, reason)
 
-    def unavailable(exc: StorageError, event: codec.IonEvent | None) -> Response:
+    def unavailable(exc: StorageError) -> Response:
         metrics.rejected.labels("storage_unavailable").inc()
-        log.error("inbox.not_stored", error=str(exc), event_id=event.event_id if event else None)
+        log.error("inbox.not_stored", error=str(exc))
         return _refuse(503, "storage_unavailable", **{"Retry-After": _RETRY_AFTER_SECONDS})
+
+    def token_in(request: Request, creds: Credentials) -> str | None:
+        return next((request.headers[n] for n in creds.header_names if n in request.headers), None)
 
     async def receive(request: Request) -> Response:
         try:
@@ -99,39 +102,34 @@ def inbox_routes(
             return rejected(413, "too_large", request)
         except ClientDisconnect:
             return Response(status_code=400)
-        signature = request.headers.get(SIGNATURE_HEADER)
         try:
             creds = await credentials.get()
         except StorageError as exc:
-            return unavailable(exc, None)
-        token = next((request.headers[n] for n in creds.header_names if n in request.headers), None)
-        verdict = verify(
-            body=body, signature=signature, token=token, credentials=creds, require=config.require
+            return unavailable(exc)
+        received = Received(
+            body=body,
+            content_type=request.headers.get("content-type", "application/json"),
+            signature=request.headers.get(SIGNATURE_HEADER),
+            token=token_in(request, creds),
+            credentials=creds,
+            require=config.require,
         )
-        if not verdict.ok:
-            fresher = await credentials.reload_if_stale()
-            if fresher is not None:
-                verdict = verify(
-                    body=body,
-                    signature=signature,
-                    token=token,
-                    credentials=fresher,
-                    require=config.require,
-                )
-        if not verdict.ok:
-            return rejected(401, verdict.reason, request)
-        if not body:
-            return rejected(400, "empty_body", request)
-        content_type = request.headers.get("content-type", "application/json")
-        if len(content_type) > _MAX_CONTENT_TYPE:
-            return rejected(400, "bad_content_type", request)
-        event = codec.parse(body)
         try:
-            stored = await writer.submit(
-                Incoming(body=body, content_type=content_type, event=event)
-            )
+            try:
+                stored = await writer.submit(received)
+            except Refused as refusal:
+                # A 401 against credentials read a while ago: `bridge setup` may have just
+                # rotated them from another process. Reloaded at most once a second.
+                fresher = await credentials.reload_if_stale() if refusal.status == 401 else None
+                if fresher is None:
+                    raise
+                again = replace(received, credentials=fresher, token=token_in(request, fresher))
+                stored = await writer.submit(again)
+        except Refused as refusal:
+            return rejected(refusal.status, refusal.reason, request)
         except StorageError as exc:
-            return unavailable(exc, event)
+            return unavailable(exc)
+        event = stored.event
         log.info(
             "inbox.stored",
             disposition=stored.disposition.value,

@@ -24,7 +24,8 @@ Require = Literal["any", "token", "signature", "both"]
 class Credentials:
     """The receiver's secrets in force now: current ones plus those retired within the grace."""
 
-    secrets: tuple[str, ...] = ()
+    #: Never in a repr: a traceback or a debug print must not show them.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
     token_hashes: tuple[str, ...] = ()
     #: Header names the token may arrive in (lower-case).
     header_names: tuple[str, ...] = ()

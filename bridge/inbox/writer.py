@@ -9,6 +9,11 @@ themselves, with no timer to tune.
 The batch is written either in a thread of `serve` or, by default, in a process of its own
 (`bridge.inbox.process`, `BRIDGE_INGEST_WRITER`): the same statements, one transaction a batch.
 
+A delivery from the route arrives as a `Received`, unchecked: the writer admits it
+(`bridge.inbox.admit`: signature, content, parse) where it writes the batch, so that work is off
+`serve`'s event loop. A refused one fails its future with `Refused`; nothing of it is written.
+Reconciliation's own events arrive as `Incoming`, already parsed.
+
 If a batch fails for a reason that may be one delivery's fault, its deliveries are written one by
 one so a poisoned one fails alone. A lost race with another process (unique key, deadlock) is
 retried: the retry sees the other side's row. A database that is down fails every future with
@@ -28,6 +33,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bridge.delivery.serial import write_connection
 from bridge.errors import StorageError, StorageUnavailable
+from bridge.inbox.admit import Received, Refused, admit_and_store
 from bridge.inbox.process import LostRace, WriterProcess
 from bridge.inbox.store import Incoming, Stored, store_batch
 
@@ -37,7 +43,9 @@ log = structlog.get_logger(__name__)
 _RETRY_SQLSTATES = {"40001", "40P01"}
 _RACE_RETRIES = 4
 
-Pending = tuple[Incoming, "asyncio.Future[Stored]"]
+Item = Incoming | Received
+Pending = tuple[Item, "asyncio.Future[Stored]"]
+Outcome = Stored | Refused
 
 
 class IngestWriter:
@@ -100,8 +108,9 @@ class IngestWriter:
         if self._process is not None:
             await self._process.stop()
 
-    async def submit(self, item: Incoming) -> Stored:
-        """Store `item`; returns once it is committed. StorageError if it could not be."""
+    async def submit(self, item: Item) -> Stored:
+        """Store `item`; returns once it is committed. StorageError if it could not be,
+        Refused if a `Received` was not admitted."""
         if not self.running:
             raise StorageUnavailable("the ingest writer is not running")
         future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
@@ -127,7 +136,7 @@ class IngestWriter:
                     continue
                 if isinstance(outcome, Stored):
                     future.set_result(outcome)
-                else:
+                else:  # Refused, or the StorageError that kept it from being stored
                     future.set_exception(outcome)
             stored = [outcome for outcome in outcomes if isinstance(outcome, Stored)]
             if stored and self.on_committed is not None:
@@ -136,7 +145,7 @@ class IngestWriter:
                 except Exception:
                     log.exception("ingest.after_commit_failed")
 
-    async def _commit(self, items: list[Incoming]) -> Sequence[Stored | BaseException]:
+    async def _commit(self, items: list[Item]) -> Sequence[Outcome | BaseException]:
         try:
             return await self._write_with_retries(items)
         except StorageUnavailable as exc:
@@ -145,7 +154,7 @@ class IngestWriter:
             if len(items) == 1:
                 return [exc]
             log.warning("ingest.batch_failed_writing_singly", size=len(items), error=str(exc))
-        outcomes: list[Stored | BaseException] = []
+        outcomes: list[Outcome | BaseException] = []
         for item in items:
             try:
                 outcomes.extend(await self._write_with_retries([item]))
@@ -153,7 +162,7 @@ class IngestWriter:
                 outcomes.append(exc)
         return outcomes
 
-    async def _write_with_retries(self, items: list[Incoming]) -> list[Stored]:
+    async def _write_with_retries(self, items: list[Item]) -> list[Outcome]:
         for attempt in range(1, _RACE_RETRIES):
             try:
                 return await self._write_batch(items)
@@ -163,7 +172,7 @@ class IngestWriter:
                 log.info("ingest.retrying_after_race", attempt=attempt)
         return await self._write_batch(items)
 
-    async def _write_batch(self, items: list[Incoming]) -> list[Stored]:
+    async def _write_batch(self, items: list[Item]) -> list[Outcome]:
         try:
             if self._process is not None:
                 return await self._process.write(items, self._clock())
@@ -178,7 +187,10 @@ class IngestWriter:
             log.exception("ingest.unexpected_error", size=len(items))
             raise StorageError(f"could not store the delivery: {type(exc).__name__}") from exc
 
-    def _write(self, items: list[Incoming]) -> list[Stored]:
+    def _write(self, items: list[Item]) -> list[Outcome]:
+        return admit_and_store(items, self._store)
+
+    def _store(self, items: list[Incoming]) -> list[Stored]:
         with write_connection(self._engine) as connection:
             return store_batch(connection, items, now=self._clock())
 

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
+from bridge.bootstrap import Bridge
+from bridge.inbox.credentials import CredentialCache, database_loader
 from bridge.store.models import DeliveryStatus
 from tests.harness import (
     RunningBridge,
@@ -18,6 +20,7 @@ from tests.harness import (
     running_bridge,
     settings_for,
     sign,
+    store_credential,
     violet_standin,
     wait_until,
 )
@@ -205,6 +208,35 @@ def test_no_credentials_means_every_delivery_is_refused(tmp_path: object, violet
         answer = running.post(event_body(1), token=True)
         assert (answer.status_code, answer.json()) == (401, {"error": "no_credentials"})
         assert running.deliveries() == []
+
+
+def test_a_secret_rotated_by_another_process_is_honoured_at_once(
+    tmp_path: object, violet: Violet
+) -> None:
+    """`bridge setup --rotate-secret` runs in another process while `serve` holds the old
+    credentials. A delivery signed with the new secret that fails the check reloads them and is
+    stored, without waiting for the cache to expire. Within a second of the last load a failed
+    check does not reload, so a flood of forged requests costs at most one query a second."""
+    now = [1_000.0]
+
+    def configure(bridge: Bridge) -> None:
+        loader = database_loader(bridge.engine, bridge.settings, clock=bridge.clock)
+        bridge.credentials = CredentialCache(loader, clock=lambda: now[0])
+
+    settings = settings_for(f"sqlite:///{tmp_path}/rotation.db", violet.hook_url)
+    with running_bridge(settings, configure=configure) as running:
+        assert running.post(event_body(1)).status_code == 200  # the credentials load now
+        store_credential(settings, secret="rotated-secret", token="rotated-token")
+        signed = sign(event_body(2), "rotated-secret")
+        now[0] += 0.5
+        answer = running.post(event_body(2), signature=signed)
+        assert (answer.status_code, answer.json()) == (401, {"error": "bad_signature"})
+        now[0] += 1.0  # past the reload-after-failure interval, well within the cache's TTL
+        answer = running.post(event_body(2), signature=signed)
+        assert answer.status_code == 200
+        assert running.post(event_body(3), signature=None, token="rotated-token").status_code == 200
+        assert running.post(event_body(4)).status_code == 200  # the old secret, in its grace
+        assert [r.event_id for r in running.deliveries()] == [1, 2, 3, 4]
 
 
 def test_count_stored_counts_each_disposition_once_per_delivery() -> None:
