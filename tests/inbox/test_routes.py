@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bridge.bootstrap import Bridge
+from bridge.errors import StorageUnavailable
 from bridge.inbox.credentials import CredentialCache, database_loader
+from bridge.inbox.verify import Credentials
 from bridge.store.models import DeliveryStatus
 from tests.harness import (
     RunningBridge,
@@ -237,6 +239,36 @@ def test_a_secret_rotated_by_another_process_is_honoured_at_once(
         assert running.post(event_body(3), signature=None, token="rotated-token").status_code == 200
         assert running.post(event_body(4)).status_code == 200  # the old secret, in its grace
         assert [r.event_id for r in running.deliveries()] == [1, 2, 3, 4]
+
+
+def test_a_reload_the_database_cannot_answer_is_a_503(tmp_path: object, violet: Violet) -> None:
+    """A failed check reloads the credentials; if the database cannot be read then, the answer
+    is 503 with Retry-After (ION retries), not a 500, and nothing is stored."""
+    now = [1_000.0]
+    database_down = [False]
+
+    def configure(bridge: Bridge) -> None:
+        load = database_loader(bridge.engine, bridge.settings, clock=bridge.clock)
+
+        def loader() -> Credentials:
+            if database_down[0]:
+                raise StorageUnavailable("database unavailable: connection refused")
+            return load()
+
+        bridge.credentials = CredentialCache(loader, clock=lambda: now[0])
+
+    settings = settings_for(f"sqlite:///{tmp_path}/reload.db", violet.hook_url)
+    with running_bridge(settings, configure=configure) as running:
+        assert running.post(event_body(1)).status_code == 200
+        database_down[0] = True
+        now[0] += 2.0
+        answer = running.post(event_body(2), signature="0" * 64)
+        assert (answer.status_code, answer.json()) == (503, {"error": "storage_unavailable"})
+        assert answer.headers["retry-after"] == "5"
+        database_down[0] = False
+        now[0] += 2.0
+        assert running.post(event_body(2)).status_code == 200
+        assert [r.event_id for r in running.deliveries()] == [1, 2]
 
 
 def test_count_stored_counts_each_disposition_once_per_delivery() -> None:
