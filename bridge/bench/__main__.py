@@ -104,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     out: Path = args.out
     if args.markdown:
-        print(markdown(Report.from_json(json.loads((out / "latest.json").read_text()))), end="")
+        latest = out / "latest.json"
+        if not latest.is_file():
+            print(f"bench: no {latest} to print: run `make bench` first", file=sys.stderr)
+            return 2
+        print(markdown(Report.from_json(json.loads(latest.read_text()))), end="")
         return 0
     workdir = out / "work"
     shutil.rmtree(workdir, ignore_errors=True)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
+from bridge.bench.__main__ import main as bench_main
 from bridge.bench.chart import draw
 from bridge.bench.loadgen import run_load
 from bridge.bench.payloads import RequestFactory, sign
@@ -144,3 +146,15 @@ def test_steal_is_read_from_proc_stat_and_given_as_a_share_of_all_cpu_time() -> 
         assert second is not None
         assert second[1] >= first[1]
         assert second[0] >= first[0]
+
+
+def test_printing_a_report_that_was_never_written_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--markdown` before any bench: exit 2 and one line saying what to run, no traceback."""
+    assert bench_main(["--markdown", "--out", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        captured.err == f"bench: no {tmp_path / 'latest.json'} to print: run `make bench` first\n"
+    )
