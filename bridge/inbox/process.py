@@ -93,11 +93,16 @@ def _to_wire(items: Sequence[Incoming | Received]) -> tuple[list[Policy], list[W
     return policies, wires
 
 
-def _from_wire(policies: Sequence[Policy], wire: Wire) -> Incoming | Received:
+def _from_wire(policies: Sequence[Policy], wires: Sequence[Wire]) -> list[Incoming | Received]:
+    """The batch as received: one `Credentials` per policy, shared by its deliveries."""
+    checks = [(Credentials(secrets=s, token_hashes=t), r) for s, t, r in policies]
+    return [_item(checks, wire) for wire in wires]
+
+
+def _item(checks: Sequence[tuple[Credentials, Require]], wire: Wire) -> Incoming | Received:
     if wire[0] == "r":
         _, body, content_type, signature, token, policy = wire
-        secrets, token_hashes, require = policies[policy]
-        credentials = Credentials(secrets=secrets, token_hashes=token_hashes)
+        credentials, require = checks[policy]
         return Received(body=body, content_type=content_type, signature=signature, token=token,
                         credentials=credentials, require=require)  # fmt: skip
     _, body, content_type, event_id, resource, action, entity_id = wire
@@ -305,7 +310,7 @@ def _main(url: str, wal_autocheckpoint: bool, conn: Connection) -> None:
             return
         answer: tuple[str, Any]
         try:
-            items = [_from_wire(policies, wire) for wire in wires]
+            items = _from_wire(policies, wires)
 
             def store(batch: list[Incoming], at: datetime = now) -> list[Stored]:
                 with write_connection(engine) as connection:
