@@ -67,11 +67,26 @@ def postgres_schema(url: str, prefix: str = "bench") -> Iterator[str]:
 
 @contextmanager
 def fresh_database(kind: str, folder: Path, postgres_url: str) -> Iterator[str]:
-    """A new, empty database URL of `kind` ("sqlite" or "postgresql")."""
+    """A new, empty database URL of `kind` ("sqlite" or "postgresql"), removed afterwards.
+
+    SQLite: a file named for this process and a counter. A leftover of that name (a run
+    killed before it could clean up) is deleted first: a database that already held the last
+    run's rows and receiver credentials would measure them too (each extra active secret is one
+    more HMAC per delivery)."""
     if kind == "sqlite":
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"bench-{next(_counter)}.db"
-        yield f"sqlite:///{path}"
+        path = folder / f"bench-{os.getpid()}-{next(_counter)}.db"
+        _remove_sqlite(path)
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            _remove_sqlite(path)
         return
     with postgres_schema(postgres_url) as url:
         yield url
+
+
+def _remove_sqlite(path: Path) -> None:
+    """The database file and the files SQLite and the bridge keep beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal", "-bridge.lock"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)

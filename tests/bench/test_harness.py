@@ -3,12 +3,16 @@ and a report's JSON round trip into the table and the chart (never timings)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from pathlib import Path
 
 import pytest
 from rich.console import Console
+from sqlalchemy import create_engine, text
 
+from bridge.bench import databases
 from bridge.bench.__main__ import main as bench_main
 from bridge.bench.chart import draw
 from bridge.bench.loadgen import run_load
@@ -158,3 +162,26 @@ def test_printing_a_report_that_was_never_written_is_a_one_line_error(
     assert (
         captured.err == f"bench: no {tmp_path / 'latest.json'} to print: run `make bench` first\n"
     )
+
+
+def test_a_fresh_sqlite_database_is_empty_and_removed_afterwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leftover file of the same name (a killed run) does not leak its rows into the next
+    run, two databases in one process never share a file, and none is left behind."""
+    monkeypatch.setattr(databases, "_counter", itertools.count(7))
+    leftover = tmp_path / f"bench-{os.getpid()}-7.db"
+    leftover.write_bytes(b"the last run's rows")
+    Path(f"{leftover}-wal").write_bytes(b"and its WAL")
+    with databases.fresh_database("sqlite", tmp_path, "unused") as first:
+        assert first == f"sqlite:///{leftover}"
+        assert not leftover.exists()
+        assert not Path(f"{leftover}-wal").exists()
+        with databases.fresh_database("sqlite", tmp_path, "unused") as second:
+            assert second != first
+            for url in (first, second):
+                engine = create_engine(url)
+                with engine.begin() as connection:
+                    connection.execute(text("create table t (x integer)"))
+                engine.dispose()
+    assert list(tmp_path.iterdir()) == []
