@@ -22,11 +22,15 @@ The two `+<other parser>` servers and `sqlite+thread` are reference rows, measur
 
 Each server is driven closed-loop to saturation, then open-loop at half of its own saturation
 rate, where latency is taken from the scheduled send time. Saturation is the best rate over
-16 and 64 connections, for every server alike: a closed loop with too few connections measures
-round trips, not capacity. The bridge commits a batch at a time, and with 16 connections all 16
-requests wait in one batch, so `serve` and its writer process take turns instead of working side
-by side (serve ~80 % busy, the writer ~40 %). The bare endpoint has no such wait: for it the two
-are within noise. The rates at each concurrency are kept in the data.
+64 and 128 connections, for every server alike: a closed loop with too few connections measures
+round trips, not capacity. The bridge commits a batch at a time, and a request waits for its
+batch, so with few connections `serve` and its writer process take turns instead of working
+side by side. At 64 connections (~28 deliveries a batch) `serve` was ~75 % busy, its writer
+~45 %, and a quarter of the two cores idle; at 128 `serve` was at 80–88 % and the rate
+1.1–1.4 × higher, and at 256 no higher again (SQLite, side by side, 2026-12-03). Until then the
+bench tried 16 and 64, and the bridge's figure was a round-trip figure. The bare endpoint has
+no such wait: for it 64 and 128 are within noise. The rates at each concurrency are kept in
+the data.
 The bare endpoint's saturation is taken again after the bridge runs and the better of the two is
 the baseline, so a slow moment of a shared machine cannot flatter the ratio. After the bridge
 runs, every acknowledged event id is looked up in the database: an acknowledged delivery
@@ -65,7 +69,7 @@ from bridge.store.db import make_engine
 #: The parser `serve` does not use by default, measured beside it for reference.
 OTHER_PARSER: HttpParser = next(p for p in get_args(HttpParser) if p != DEFAULT_HTTP_PARSER)
 #: Closed-loop concurrencies tried for saturation; the best rate counts (see the docstring).
-CONNECTIONS = (16, 64)
+CONNECTIONS = (64, 128)
 PATH = "/webhooks/ion"
 #: The in-process run never sends (its destination is paused); a URL is still required.
 VIOLET_PLACEHOLDER = "http://127.0.0.1:9/violet"
@@ -395,7 +399,7 @@ def _rows(
                 "≥ 0.5 × bare",
                 ratio,
                 ratio is not None and ratio >= 0.5,
-                _steal(saturation, "bridge").lstrip("; "),
+                _stolen(saturation, "bridge"),
             )
             result.target(
                 "ingest p99 at half saturation (SQLite)",
@@ -410,16 +414,22 @@ def _rows(
         )
 
 
-def _steal(run: dict[str, Any], whose: str = "") -> str:
-    """ "; host steal 3.1 %" for a run the host slowed measurably, else nothing."""
+def _stolen(run: dict[str, Any], whose: str = "") -> str:
+    """ "host steal 3.1 %" for a run the host slowed measurably, else nothing."""
     stolen = run.get("steal_percent")
     if stolen is None or stolen < 0.5:
         return ""
-    return f"; host steal {stolen} %" + (f" in the {whose} run" if whose else "")
+    return f"host steal {stolen} %" + (f" in the {whose} run" if whose else "")
+
+
+def _steal(run: dict[str, Any], whose: str = "") -> str:
+    """`_stolen` as a clause to append to a note: "; host steal 3.1 %", or nothing."""
+    stolen = _stolen(run, whose)
+    return f"; {stolen}" if stolen else ""
 
 
 def _by_connections(run: dict[str, Any]) -> str:
-    """ "best at 64 connections (16: 1,020 / 998; 64: 1,450 / 1,398 req/s)"."""
+    """ "best at 128 connections (64: 1,020 / 998; 128: 1,450 / 1,398 req/s)"."""
     rates = "; ".join(
         f"{count}: " + " / ".join(f"{rate:,.0f}" for rate in values)
         for count, values in run.get("rates_by_connections", {}).items()
