@@ -94,6 +94,9 @@ def serve(host: str | None, port: int | None, no_reconcile: bool) -> None:
         access_log=False,
         # h11 by default; on httptools the bridge ingests ~1.6 x as much (README, "Performance").
         http=settings.http_parser,
+        # asyncio, as tested and drilled; uvicorn's "auto" would switch to uvloop wherever it
+        # happens to be installed (the test extra has it, for the bench's load generator).
+        loop="asyncio",
         log_config=None,  # structlog owns the output (bridge.logs)
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
         server_header=False,

@@ -86,6 +86,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         http=args.http,
+        loop="asyncio",  # the same event loop as `bridge serve`
         log_level="warning",
         access_log=False,
     )

@@ -65,7 +65,14 @@ def main() -> None:
     parser.add_argument("--token", default="bench-token")
     args = parser.parse_args()
     app = create_violet(VioletWorld(token=args.token))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="asyncio",  # as `serve`'s; not whichever uvicorn's "auto" finds installed
+    )
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ class ServerThread:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            loop="asyncio",  # as `serve`'s; not whichever uvicorn's "auto" finds installed
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -3,16 +3,18 @@ and a report's JSON round trip into the table and the chart (never timings)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
 from pathlib import Path
 
 import pytest
+import uvloop
 from rich.console import Console
 from sqlalchemy import create_engine, text
 
-from bridge.bench import databases
+from bridge.bench import databases, loadgen
 from bridge.bench.__main__ import main as bench_main
 from bridge.bench.chart import draw
 from bridge.bench.loadgen import run_load
@@ -80,6 +82,17 @@ def test_generator_counts_every_answer_in_both_modes(tmp_path: Path) -> None:
     assert set(opened.statuses) == {"200"}
     assert len(opened.sends) == opened.completed  # every request due in the window was sent
     assert len({send.event_id for send in opened.sends}) == len(opened.sends)
+    # Latencies are read from an exact clock on both event loops: answers from a raw responder
+    # over loopback take a fraction of a millisecond, never a whole number of them each.
+    for result in (closed, opened):
+        assert any(latency % 1 for latency in result.latencies_ms)
+
+
+def test_the_closed_loop_runs_on_uvloop_and_the_open_loop_on_asyncio() -> None:
+    """uvloop's timers are whole milliseconds: fine for back-to-back sends, not for a schedule."""
+    request = RequestSpec(port=1, path="/", kind="bare")
+    assert loadgen._event_loop(LoadSpec(request=request, mode="closed")) is uvloop.run
+    assert loadgen._event_loop(LoadSpec(request=request, mode="open", rate=10)) is asyncio.run
 
 
 def test_report_round_trips_and_renders(tmp_path: Path) -> None:
