@@ -22,7 +22,7 @@ import structlog
 import uvicorn
 
 from bridge.logs import configure_logging
-from bridge.settings import load_settings, redact_url
+from bridge.settings import EVENT_LOOP, load_settings, redact_url
 
 if TYPE_CHECKING:
     from bridge.bootstrap import Bridge
@@ -94,9 +94,7 @@ def serve(host: str | None, port: int | None, no_reconcile: bool) -> None:
         access_log=False,
         # h11 by default; on httptools the bridge ingests ~1.6 x as much (README, "Performance").
         http=settings.http_parser,
-        # asyncio, as tested and drilled; uvicorn's "auto" would switch to uvloop wherever it
-        # happens to be installed (the test extra has it, for the bench's load generator).
-        loop="asyncio",
+        loop=EVENT_LOOP,
         log_config=None,  # structlog owns the output (bridge.logs)
         timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
         server_header=False,

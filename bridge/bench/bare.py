@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bridge.settings import DEFAULT_HTTP_PARSER, HttpParser
+from bridge.settings import DEFAULT_HTTP_PARSER, EVENT_LOOP, HttpParser
 
 _RAW_ANSWER = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
@@ -86,7 +86,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         http=args.http,
-        loop="asyncio",  # the same event loop as `bridge serve`
+        loop=EVENT_LOOP,
         log_level="warning",
         access_log=False,
     )

@@ -231,13 +231,13 @@ def run_load(spec: LoadSpec) -> LoadResult:
 def _event_loop(spec: LoadSpec) -> Callable[[Coroutine[Any, Any, LoadResult]], LoadResult]:
     """uvloop's `run` for a closed loop when uvloop is installed, else asyncio's (the module's
     docstring says why)."""
-    if spec.mode != "open":
-        try:
-            import uvloop
-        except ImportError:
-            return asyncio.run
-        return uvloop.run
-    return asyncio.run
+    if spec.mode == "open":
+        return asyncio.run
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import uvicorn
 
 from bridge.sandbox.violet import VioletWorld
 from bridge.sandbox.violet import create_app as create_violet
+from bridge.settings import EVENT_LOOP
 
 
 class VioletClient:
@@ -71,7 +72,7 @@ def main() -> None:
         port=args.port,
         log_level="warning",
         access_log=False,
-        loop="asyncio",  # as `serve`'s; not whichever uvicorn's "auto" finds installed
+        loop=EVENT_LOOP,
     )
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.types import ASGIApp
 
+from bridge.settings import EVENT_LOOP
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now (the OS picks it)."""
@@ -47,7 +49,7 @@ class ServerThread:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
-            loop="asyncio",  # as `serve`'s; not whichever uvicorn's "auto" finds installed
+            loop=EVENT_LOOP,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
