@@ -62,7 +62,7 @@ def _lock_for(engine: Engine) -> _WriteLock:
 
 
 @contextmanager
-def _serialised(engine: Engine) -> Iterator[None]:
+def serialised(engine: Engine) -> Iterator[None]:
     """Holds the database's write lock on SQLite; nothing on PostgreSQL."""
     if not is_sqlite(engine):
         yield
@@ -74,12 +74,12 @@ def _serialised(engine: Engine) -> Iterator[None]:
 @contextmanager
 def write_scope(engine: Engine) -> Iterator[Session]:
     """`session_scope`, serialised per engine on SQLite."""
-    with _serialised(engine), session_scope(engine) as session:
+    with serialised(engine), session_scope(engine) as session:
         yield session
 
 
 @contextmanager
 def write_connection(engine: Engine) -> Iterator[Connection]:
     """`connection_scope` (Core, no ORM session), serialised per engine on SQLite."""
-    with _serialised(engine), connection_scope(engine) as connection:
+    with serialised(engine), connection_scope(engine) as connection:
         yield connection

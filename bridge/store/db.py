@@ -179,12 +179,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except OperationalError as exc:
-        session.rollback()
-        raise StorageUnavailable(f"database unavailable: {_first_line(exc)}") from exc
     except DBAPIError as exc:
         session.rollback()
-        raise StorageError(f"database error: {_first_line(exc)}") from exc
+        raise storage_error(exc) from exc
     except BaseException:
         session.rollback()
         raise
@@ -199,10 +196,17 @@ def connection_scope(engine: Engine) -> Iterator[Connection]:
     try:
         with engine.begin() as connection:
             yield connection
-    except OperationalError as exc:
-        raise StorageUnavailable(f"database unavailable: {_first_line(exc)}") from exc
     except DBAPIError as exc:
-        raise StorageError(f"database error: {_first_line(exc)}") from exc
+        raise storage_error(exc) from exc
+
+
+def storage_error(exc: DBAPIError) -> StorageError:
+    """The driver's error as the bridge reports it: StorageUnavailable when the database could
+    not be used at all (OperationalError: down, locked, out of space), StorageError otherwise.
+    Raise it `from exc`: the writer's race retry looks at the cause."""
+    if isinstance(exc, OperationalError):
+        return StorageUnavailable(f"database unavailable: {_first_line(exc)}")
+    return StorageError(f"database error: {_first_line(exc)}")
 
 
 def _first_line(exc: DBAPIError) -> str:
