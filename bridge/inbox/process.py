@@ -13,7 +13,7 @@ arrival order). `serve` sends `(now, policies, items)`: a delivery from the rout
 credentials and `inbox_require` (one entry per distinct set, usually one); an event from
 reconciliation as `("i", body, content_type, event_id, resource, action, entity_id)`, already
 parsed. The writer process admits each delivery (`bridge.inbox.admit`: the proofs, the content,
-the parse), stores the admitted ones with `store_batch` in one transaction, commits, and only
+the parse), stores the admitted ones in one transaction (`bridge.inbox.batchstore`), and only
 then answers `("ok", [...])` with, per item, `("s", delivery_id, disposition, event)` (`event`:
 the parsed event's id, resource, action and object id, for a delivery from the route) or
 `("x", status, reason)` for a refusal; or an error kind and a one-line message. So an answer
@@ -39,6 +39,7 @@ import signal
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -247,9 +248,7 @@ def _context() -> multiprocessing.context.ForkServerContext:
     """`forkserver`: a clean process (no threads, no locks held) started once, then a fork of it
     per writer process, with the writer's modules already imported (~20 ms, not ~0.5 s)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(
-        [__name__, "bridge.inbox.admit", "bridge.inbox.store", "bridge.delivery.serial"]
-    )
+    context.set_forkserver_preload([__name__, "bridge.inbox.admit", "bridge.inbox.batchstore"])
     return context
 
 
@@ -286,9 +285,8 @@ def _main(url: str, wal_autocheckpoint: bool, conn: Connection) -> None:
     the pipe, which ends this process. Ignoring them here keeps a batch from dying half-way."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from bridge.delivery.serial import write_connection
     from bridge.inbox.admit import admit_and_store
-    from bridge.inbox.store import store_batch
+    from bridge.inbox.batchstore import batch_store
     from bridge.inbox.writer import lost_a_race
     from bridge.store.db import INGEST_OPTIONS, make_engine
 
@@ -301,22 +299,19 @@ def _main(url: str, wal_autocheckpoint: bool, conn: Connection) -> None:
     except Exception as exc:  # reported to serve, which logs it
         conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}")))
         return
+    store = batch_store(engine)
     conn.send_bytes(pickle.dumps((_READY, None)))
     while True:
         try:
             now, policies, wires = pickle.loads(conn.recv_bytes())  # noqa: S301 -- serve's pipe
         except (EOFError, OSError):
+            store.close()
             engine.dispose()
             return
         answer: tuple[str, Any]
         try:
             items = _from_wire(policies, wires)
-
-            def store(batch: list[Incoming], at: datetime = now) -> list[Stored]:
-                with write_connection(engine) as connection:
-                    return store_batch(connection, batch, now=at)
-
-            outcomes = admit_and_store(items, store)
+            outcomes = admit_and_store(items, partial(store, now=now))
             answer = ("ok", [_answer(i, o) for i, o in zip(items, outcomes, strict=True)])
         except StorageUnavailable as exc:
             answer = ("unavailable", str(exc))
@@ -327,5 +322,6 @@ def _main(url: str, wal_autocheckpoint: bool, conn: Connection) -> None:
         try:
             conn.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
         except OSError:
+            store.close()
             engine.dispose()
             return

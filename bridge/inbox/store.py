@@ -16,7 +16,7 @@ the caller retries the batch, which then sees the other process's row.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -47,8 +47,8 @@ from bridge.store.models import Delivery, DeliveryStatus, EntityWatermark
 # Core statements built once: this is the hot path of every ION delivery, and the ORM's unit of
 # work and statement building cost several times what the database takes to run them.
 # (SQLModel's stubs do not declare `__table__`; the mapped tables are there at runtime.)
-_D = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
-_W = cast(Table, EntityWatermark.__table__)  # type: ignore[attr-defined]
+DELIVERIES = cast(Table, Delivery.__table__)  # type: ignore[attr-defined]
+WATERMARKS = cast(Table, EntityWatermark.__table__)  # type: ignore[attr-defined]
 
 
 def _in_keys(column: ColumnElement[str], dialect: str) -> ColumnElement[bool]:
@@ -64,23 +64,25 @@ def _in_keys(column: ColumnElement[str], dialect: str) -> ColumnElement[bool]:
 
 
 def _find(dialect: str) -> Select[str, int]:
-    return select(_D.c.dedupe_key, _D.c.id).where(_in_keys(_D.c.dedupe_key, dialect))
+    return select(DELIVERIES.c.dedupe_key, DELIVERIES.c.id).where(
+        _in_keys(DELIVERIES.c.dedupe_key, dialect)
+    )
 
 
 def _marks(dialect: str) -> Select[str, int]:
     # Locked in key order, so two batches touching the same objects cannot deadlock.
     return (
-        select(_W.c.entity_key, _W.c.last_event_id)
-        .where(_in_keys(_W.c.entity_key, dialect))
-        .order_by(_W.c.entity_key)
+        select(WATERMARKS.c.entity_key, WATERMARKS.c.last_event_id)
+        .where(_in_keys(WATERMARKS.c.entity_key, dialect))
+        .order_by(WATERMARKS.c.entity_key)
         .with_for_update()
     )
 
 
-_FIND = {name: _find(name) for name in ("sqlite", "postgresql")}
-_MARKS = {name: _marks(name) for name in ("sqlite", "postgresql")}
+FIND = {name: _find(name) for name in ("sqlite", "postgresql")}
+MARKS = {name: _marks(name) for name in ("sqlite", "postgresql")}
 
-_INSERT = insert(_D)
+_INSERT = insert(DELIVERIES)
 
 
 @cache
@@ -97,12 +99,13 @@ def _insert_unnest(columns: tuple[str, ...]) -> Insert:
     casts carry no length, so the columns' own limits still reject an oversize value.
     """
     arrays = [
-        bindparam(name, type_=postgresql.ARRAY(_unsized(_D.c[name].type))) for name in columns
+        bindparam(name, type_=postgresql.ARRAY(_unsized(DELIVERIES.c[name].type)))
+        for name in columns
     ]
     rows = func.unnest(*arrays).table_valued(*columns, with_ordinality="ordinality")
     source = rows.render_derived()
     ordered = select(*(source.c[name] for name in columns)).order_by(source.c.ordinality)
-    return insert(_D).from_select(list(columns), ordered).returning(_D.c.id)
+    return insert(DELIVERIES).from_select(list(columns), ordered).returning(DELIVERIES.c.id)
 
 
 def _unsized(column_type: TypeEngine[Any]) -> TypeEngine[Any]:
@@ -112,12 +115,12 @@ def _unsized(column_type: TypeEngine[Any]) -> TypeEngine[Any]:
     return String() if isinstance(base, String) else column_type
 
 
-_NEW_MARK = insert(_W).values(
+NEW_MARK = insert(WATERMARKS).values(
     entity_key=bindparam("key"), last_event_id=bindparam("mark"), updated_at=bindparam("now")
 )
-_RAISE_MARK = (
-    update(_W)
-    .where(_W.c.entity_key == bindparam("key"))
+RAISE_MARK = (
+    update(WATERMARKS)
+    .where(WATERMARKS.c.entity_key == bindparam("key"))
     .values(last_event_id=bindparam("mark"), updated_at=bindparam("now"))
 )
 
@@ -157,50 +160,91 @@ def store_batch(
 
     A handful of statements per batch whatever its size: one read of the dedupe keys, one of
     the watermarks, one insert of all rows (see `_insert`), and one batch each of new and
-    raised watermarks.
+    raised watermarks. (The ingest writer on SQLite runs the same plan on the driver's own
+    connection: `bridge.inbox.sqlite_store`.)
     """
     dialect = connection.dialect.name
-    existing = _lookup(connection, _FIND[dialect], sorted({item.dedupe_key for item in items}))
-    keys = sorted({item.event.entity_key for item in items if item.event and item.event.entity_key})
-    marks = _lookup(connection, _MARKS[dialect], keys)
-    moved: dict[str, int] = {}
-    rows: list[dict[str, Any]] = []
-    #: Per item: its disposition, its event, whether its delivery is a row of this batch, and
-    #: that row's index or else the stored delivery's id.
-    plan: list[tuple[Disposition, IonEvent | None, bool, int]] = []
-    first_row: dict[str, int] = {}
-    for item in items:
-        key, event = item.dedupe_key, item.event
-        if key in existing:
-            plan.append((Disposition.DUPLICATE, event, False, existing[key]))
-            continue
-        if key in first_row:
-            plan.append((Disposition.DUPLICATE, event, True, first_row[key]))
-            continue
-        disposition = Disposition.ACCEPTED
-        entity = event.entity_key if event is not None else None
-        if event is not None and entity is not None:
-            mark = moved.get(entity, marks.get(entity))
-            if mark is not None and event.event_id < mark:
-                disposition = Disposition.SUPERSEDED
-                event = replace(event, superseded=True)
-            else:
-                moved[entity] = event.event_id
-        first_row[key] = len(rows)
-        rows.append(_values(item, disposition, now))
-        plan.append((disposition, event, True, first_row[key]))
-    ids = _insert(connection, rows)
-    # `event_id` only ever moved up within the batch, so it is each object's new maximum.
-    raised = [{"key": e, "mark": m, "now": now} for e, m in moved.items() if e in marks]
-    created = [{"key": e, "mark": m, "now": now} for e, m in moved.items() if e not in marks]
+    dedupe_keys, entity_keys = batch_keys(items)
+    existing = _lookup(connection, FIND[dialect], dedupe_keys)
+    plan = Plan(items, existing, _lookup(connection, MARKS[dialect], entity_keys), now)
+    ids = _insert(connection, plan.rows)
+    raised, created = plan.watermarks()
     if raised:
-        connection.execute(_RAISE_MARK, raised)
+        connection.execute(RAISE_MARK, raised)
     if created:
-        connection.execute(_NEW_MARK, created)
-    return [
-        Stored(delivery_id=ids[ref] if in_batch else ref, disposition=disposition, event=event)
-        for disposition, event, in_batch, ref in plan
-    ]
+        connection.execute(NEW_MARK, created)
+    return plan.stored(ids)
+
+
+def batch_keys(items: Sequence[Incoming]) -> tuple[list[str], list[str]]:
+    """The batch's dedupe keys and its objects' keys, each sorted and distinct: what to look up
+    (in key order, so two batches lock watermarks in the same order)."""
+    dedupe = sorted({item.dedupe_key for item in items})
+    entities = sorted(
+        {item.event.entity_key for item in items if item.event and item.event.entity_key}
+    )
+    return dedupe, entities
+
+
+class Plan:
+    """What a batch writes, decided from what is stored: for each item in arrival order,
+    DUPLICATE, SUPERSEDED or ACCEPTED (see the module); the rows to insert; and each object's
+    watermark after the batch."""
+
+    def __init__(
+        self,
+        items: Sequence[Incoming],
+        existing: Mapping[str, int],
+        marks: Mapping[str, int],
+        now: datetime,
+    ) -> None:
+        self._marks, self._now = marks, now
+        #: Per object of the batch whose watermark moves: its new one.
+        self._moved: dict[str, int] = {}
+        #: The deliveries to insert, in arrival order.
+        self.rows: list[dict[str, Any]] = []
+        #: Per item: its disposition, its event, whether its delivery is a row of this batch,
+        #: and that row's index or else the stored delivery's id.
+        self._refs: list[tuple[Disposition, IonEvent | None, bool, int]] = []
+        first_row: dict[str, int] = {}
+        for item in items:
+            key, event = item.dedupe_key, item.event
+            if key in existing:
+                self._refs.append((Disposition.DUPLICATE, event, False, existing[key]))
+                continue
+            if key in first_row:
+                self._refs.append((Disposition.DUPLICATE, event, True, first_row[key]))
+                continue
+            disposition = Disposition.ACCEPTED
+            entity = event.entity_key if event is not None else None
+            if event is not None and entity is not None:
+                mark = self._moved.get(entity, marks.get(entity))
+                if mark is not None and event.event_id < mark:
+                    disposition = Disposition.SUPERSEDED
+                    event = replace(event, superseded=True)
+                else:
+                    self._moved[entity] = event.event_id
+            first_row[key] = len(self.rows)
+            self.rows.append(_values(item, disposition, now))
+            self._refs.append((disposition, event, True, first_row[key]))
+
+    def watermarks(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The watermarks to raise and to create, as `key`, `mark`, `now` parameters."""
+        # `event_id` only ever moved up within the batch, so it is each object's new maximum.
+        raised: list[dict[str, Any]] = []
+        created: list[dict[str, Any]] = []
+        for key, mark in self._moved.items():
+            (raised if key in self._marks else created).append(
+                {"key": key, "mark": mark, "now": self._now}
+            )
+        return raised, created
+
+    def stored(self, ids: Sequence[int]) -> list[Stored]:
+        """The results, given the inserted rows' ids in the order of `rows`."""
+        return [
+            Stored(delivery_id=ids[ref] if in_batch else ref, disposition=disposition, event=event)
+            for disposition, event, in_batch, ref in self._refs
+        ]
 
 
 def _values(item: Incoming, disposition: Disposition, now: datetime) -> dict[str, Any]:
@@ -243,7 +287,7 @@ def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
         return sorted(int(row_id) for row_id in ids)
     connection.execute(_INSERT, rows)
     keys = [row["dedupe_key"] for row in rows]
-    found = _lookup(connection, _FIND[connection.dialect.name], keys)
+    found = _lookup(connection, FIND[connection.dialect.name], keys)
     return [found[key] for key in keys]
 
 

@@ -26,16 +26,17 @@ import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 
 import structlog
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bridge.delivery.serial import write_connection
 from bridge.errors import StorageError, StorageUnavailable
 from bridge.inbox.admit import Received, Refused, admit_and_store
+from bridge.inbox.batchstore import BatchStore, batch_store
 from bridge.inbox.process import LostRace, WriterProcess
-from bridge.inbox.store import Incoming, Stored, store_batch
+from bridge.inbox.store import Incoming, Stored
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +73,8 @@ class IngestWriter:
         #: The writer's own thread: a batch never waits for a slot behind other threaded work
         #: (anyio's shared pool has 40), and the hop skips anyio's limiter and cancel scopes.
         self._thread: ThreadPoolExecutor | None = None
+        #: How the thread stores a batch; held (on SQLite, a connection) while it runs.
+        self._store: BatchStore | None = None
 
     @property
     def engine(self) -> Engine:
@@ -93,6 +96,7 @@ class IngestWriter:
                 await self._process.start()
             if self._thread is None and self._process is None:
                 self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+                self._store = batch_store(self._engine)
             self._task = asyncio.create_task(self._run(), name="ingest-writer")
 
     async def stop(self) -> None:
@@ -105,6 +109,9 @@ class IngestWriter:
         if self._thread is not None:
             self._thread.shutdown(wait=False)
             self._thread = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
         if self._process is not None:
             await self._process.stop()
 
@@ -188,11 +195,10 @@ class IngestWriter:
             raise StorageError(f"could not store the delivery: {type(exc).__name__}") from exc
 
     def _write(self, items: list[Item]) -> list[Outcome]:
-        return admit_and_store(items, self._store)
-
-    def _store(self, items: list[Incoming]) -> list[Stored]:
-        with write_connection(self._engine) as connection:
-            return store_batch(connection, items, now=self._clock())
+        store = self._store
+        if store is None:
+            raise StorageUnavailable("the ingest writer is not running")
+        return admit_and_store(items, partial(store, now=self._clock()))
 
 
 def lost_a_race(exc: StorageError) -> bool:

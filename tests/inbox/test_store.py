@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from sqlalchemy import event, text
@@ -14,6 +16,7 @@ from sqlmodel import col, select
 from bridge.delivery.serial import write_connection
 from bridge.errors import StorageError
 from bridge.inbox import codec
+from bridge.inbox.batchstore import batch_store
 from bridge.inbox.process import WriterProcess
 from bridge.inbox.store import Disposition, Incoming, store_batch
 from bridge.inbox.writer import IngestWriter
@@ -40,9 +43,29 @@ def raw(body: bytes) -> Incoming:
     return Incoming(body=body, content_type="text/plain", event=codec.parse(body))
 
 
-def store(engine: Engine, *items: Incoming) -> list[tuple[int, Disposition]]:
+Store = Callable[..., list[tuple[int, Disposition]]]
+
+
+def store_core(engine: Engine, *items: Incoming) -> list[tuple[int, Disposition]]:
+    """`store_batch` in a transaction of its own, as reconciliation stores its events."""
     with write_connection(engine) as connection:
         return [(s.delivery_id, s.disposition) for s in store_batch(connection, items, now=NOW)]
+
+
+@pytest.fixture(params=["store_batch", "batch_store"])
+def store(request: pytest.FixtureRequest, engine: Engine) -> Iterator[Store]:
+    """Storing batches in `engine`: through `store_batch`, or as the ingest writer does
+    (`batch_store`: on SQLite, the driver's own connection; on PostgreSQL, `store_batch`)."""
+    if request.param == "store_batch":
+        yield partial(store_core, engine)
+        return
+    writer_store = batch_store(engine)
+
+    def stored(*items: Incoming) -> list[tuple[int, Disposition]]:
+        return [(s.delivery_id, s.disposition) for s in writer_store(items, NOW)]
+
+    yield stored
+    writer_store.close()
 
 
 def writer_for(engine: Engine, where: str) -> IngestWriter:
@@ -59,9 +82,9 @@ def deliveries(engine: Engine) -> list[Delivery]:
         return list(session.exec(select(Delivery).order_by(col(Delivery.id))).all())
 
 
-def test_new_events_are_pending_with_their_ordering_key(engine: Engine) -> None:
+def test_new_events_are_pending_with_their_ordering_key(engine: Engine, store: Store) -> None:
     """Each new event becomes one PENDING delivery keyed by its object."""
-    results = store(engine, incoming(10, entity=1), incoming(11, entity=2))
+    results = store(incoming(10, entity=1), incoming(11, entity=2))
     assert [d for _, d in results] == [Disposition.ACCEPTED, Disposition.ACCEPTED]
     rows = deliveries(engine)
     assert [(r.status, r.entity_key, r.dedupe_key, r.origin) for r in rows] == [
@@ -71,19 +94,19 @@ def test_new_events_are_pending_with_their_ordering_key(engine: Engine) -> None:
     assert rows[0].body == incoming(10).body
 
 
-def test_duplicates_are_answered_with_the_first_delivery(engine: Engine) -> None:
+def test_duplicates_are_answered_with_the_first_delivery(engine: Engine, store: Store) -> None:
     """The same event again, in the same batch or later, is not stored twice."""
-    first = store(engine, incoming(10), incoming(10))
-    again = store(engine, incoming(10))
+    first = store(incoming(10), incoming(10))
+    again = store(incoming(10))
     assert first[1] == (first[0][0], Disposition.DUPLICATE)
     assert again == [(first[0][0], Disposition.DUPLICATE)]
     assert len(deliveries(engine)) == 1
 
 
-def test_older_event_after_a_newer_one_is_superseded(engine: Engine) -> None:
+def test_older_event_after_a_newer_one_is_superseded(engine: Engine, store: Store) -> None:
     """An event older than the object's watermark is stored but never sent."""
-    store(engine, incoming(20, entity=5))
-    results = store(engine, incoming(19, entity=5), incoming(21, entity=5), incoming(3, entity=6))
+    store(incoming(20, entity=5))
+    results = store(incoming(19, entity=5), incoming(21, entity=5), incoming(3, entity=6))
     assert [d for _, d in results] == [
         Disposition.SUPERSEDED,
         Disposition.ACCEPTED,
@@ -98,15 +121,15 @@ def test_older_event_after_a_newer_one_is_superseded(engine: Engine) -> None:
         assert mark.last_event_id == 21
 
 
-def test_superseded_within_one_batch(engine: Engine) -> None:
+def test_superseded_within_one_batch(engine: Engine, store: Store) -> None:
     """Order inside a batch is arrival order: a newer then an older event of one object."""
-    results = store(engine, incoming(8, entity=1), incoming(7, entity=1))
+    results = store(incoming(8, entity=1), incoming(7, entity=1))
     assert [d for _, d in results] == [Disposition.ACCEPTED, Disposition.SUPERSEDED]
 
 
-def test_pass_through_is_deduplicated_by_its_bytes(engine: Engine) -> None:
+def test_pass_through_is_deduplicated_by_its_bytes(engine: Engine, store: Store) -> None:
     """An unparsed body is stored once per distinct byte string, without an ordering key."""
-    results = store(engine, raw(b"\xff garbage"), raw(b"\xff garbage"), raw(b"other"))
+    results = store(raw(b"\xff garbage"), raw(b"\xff garbage"), raw(b"other"))
     assert [d for _, d in results] == [
         Disposition.ACCEPTED,
         Disposition.DUPLICATE,
@@ -128,10 +151,10 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(engine: Engine) -> 
 
     event.listen(engine, "before_cursor_execute", count)
     try:
-        store(engine, incoming(1, entity=1))
+        store_core(engine, incoming(1, entity=1))
         single = len(statements)
         statements.clear()
-        results = store(engine, *(incoming(i, entity=i) for i in range(100, 140)))
+        results = store_core(engine, *(incoming(i, entity=i) for i in range(100, 140)))
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == single, statements
@@ -153,8 +176,8 @@ def test_postgresql_rejects_an_oversize_value_rather_than_truncating_it(
         item = incoming(1)
         oversize = Incoming(body=item.body, content_type="x" * 201, event=item.event)
         with pytest.raises(StorageError):
-            store(engine, oversize)
-        store(engine, item)
+            store_core(engine, oversize)
+        store_core(engine, item)
         assert [r.content_type for r in deliveries(engine)] == ["application/json"]
     finally:
         engine.dispose()
