@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -201,6 +203,29 @@ def test_database_unavailable_gives_503_never_200(
         assert running.post(event_body(2)).status_code == 200
         assert [r.event_id for r in running.deliveries()] == [1, 2]
     admin.dispose()
+
+
+def test_a_sqlite_table_it_cannot_write_gives_503_never_200(tmp_path: Path, violet: Violet) -> None:
+    """The same on SQLite, where the writer process stores on the driver's own connection:
+    with the deliveries table gone, 503; once it is back, the writer opens a new connection
+    and the same deliveries are stored."""
+    path = tmp_path / "bridge.db"
+    with running_bridge(settings_for(f"sqlite:///{path}", violet.hook_url)) as running:
+        assert running.post(event_body(1)).status_code == 200
+        with sqlite3.connect(path) as db:
+            db.execute("ALTER TABLE deliveries RENAME TO deliveries_away")
+        db.close()
+        try:
+            answers = [running.post(event_body(i)) for i in range(2, 5)]
+            assert [a.status_code for a in answers] == [503, 503, 503]
+            assert answers[0].json() == {"error": "storage_unavailable"}
+            assert answers[0].headers["retry-after"] == "5"
+        finally:
+            with sqlite3.connect(path) as db:
+                db.execute("ALTER TABLE deliveries_away RENAME TO deliveries")
+            db.close()
+        assert [running.post(event_body(i)).status_code for i in range(2, 5)] == [200] * 3
+        assert [r.event_id for r in running.deliveries()] == [1, 2, 3, 4]
 
 
 def test_no_credentials_means_every_delivery_is_refused(tmp_path: object, violet: Violet) -> None:
