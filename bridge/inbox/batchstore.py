@@ -10,7 +10,7 @@ costs ~100 µs for a batch of one delivery, ~140 µs for two and ~260 µs for fi
 `make bench`'s machine, 2026-12-03). At a moderate rate a batch is one to three deliveries and
 each request waits for its batch: the writer process spent more of a batch in SQLAlchemy's
 per-statement and per-transaction work than in SQLite, and its CPU at 1,200 deliveries/s fell
-from ~0.6 to ~0.42 of a core (README, "Performance and reliability").
+from ~0.6 to ~0.4 of a core (README, "Performance and reliability").
 
 - The transaction is `BEGIN IMMEDIATE`: the lookups and the writes are one transaction under
   SQLite's write lock, taken after the bridge's own (`bridge.delivery.serial`).
