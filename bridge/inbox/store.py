@@ -161,12 +161,13 @@ def store_batch(
     A handful of statements per batch whatever its size: one read of the dedupe keys, one of
     the watermarks, one insert of all rows (see `_insert`), and one batch each of new and
     raised watermarks. (The ingest writer on SQLite runs the same plan on the driver's own
-    connection: `bridge.inbox.sqlite_store`.)
+    connection: `bridge.inbox.batchstore`.)
     """
     dialect = connection.dialect.name
     dedupe_keys, entity_keys = batch_keys(items)
     existing = _lookup(connection, FIND[dialect], dedupe_keys)
-    plan = Plan(items, existing, _lookup(connection, MARKS[dialect], entity_keys), now)
+    marks = _lookup(connection, MARKS[dialect], entity_keys)
+    plan = Plan(items, existing, marks, now)
     ids = _insert(connection, plan.rows)
     raised, created = plan.watermarks()
     if raised:
