@@ -14,6 +14,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from bridge.delivery.serial import LOCK_SUFFIX
+
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 _counter = itertools.count()
 
@@ -88,5 +90,5 @@ def fresh_database(kind: str, folder: Path, postgres_url: str) -> Iterator[str]:
 
 def _remove_sqlite(path: Path) -> None:
     """The database file and the files SQLite and the bridge keep beside it."""
-    for suffix in ("", "-wal", "-shm", "-journal", "-bridge.lock"):
+    for suffix in ("", "-wal", "-shm", "-journal", LOCK_SUFFIX):
         Path(f"{path}{suffix}").unlink(missing_ok=True)

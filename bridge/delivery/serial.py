@@ -23,6 +23,9 @@ from sqlmodel import Session
 
 from bridge.store.db import connection_scope, is_sqlite, session_scope, sqlite_file
 
+#: The lock file beside a SQLite database: `<database>-bridge.lock`.
+LOCK_SUFFIX = "-bridge.lock"
+
 _locks: WeakKeyDictionary[Engine, _WriteLock] = WeakKeyDictionary()
 _guard = threading.Lock()
 
@@ -34,7 +37,7 @@ class _WriteLock:
         self.threads = threading.Lock()
         self._fd: int | None = None
         if database is not None:
-            self._fd = os.open(f"{database}-bridge.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd = os.open(f"{database}{LOCK_SUFFIX}", os.O_RDWR | os.O_CREAT, 0o600)
 
     @contextmanager
     def held(self) -> Iterator[None]:

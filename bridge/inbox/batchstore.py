@@ -23,7 +23,6 @@ from ~0.6 to ~0.4 of a core (README, "Performance and reliability").
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -46,6 +45,7 @@ from bridge.inbox.store import (
     Plan,
     Stored,
     batch_keys,
+    bind_keys,
     store_batch,
 )
 from bridge.store.db import is_sqlite, storage_error
@@ -151,10 +151,10 @@ class SqliteStore:
         plan = Plan(items, existing, marks, now)
         ids: list[int] = []
         if plan.rows:
-            insert = self._insert(tuple(plan.rows[0]))
+            statement = self._insert(tuple(plan.rows[0]))
             cursor = db.cursor()
             for row in plan.rows:
-                cursor.execute(insert.sql, insert.params(row))
+                cursor.execute(statement.sql, statement.params(row))
                 assert cursor.lastrowid is not None  # an INSERT's
                 ids.append(cursor.lastrowid)
         raised, created = plan.watermarks()
@@ -176,7 +176,9 @@ class SqliteStore:
     def _lookup(db: sqlite3.Connection, statement: _Statement, keys: list[str]) -> dict[str, int]:
         if not keys:
             return {}
-        return dict(db.execute(statement.sql, statement.params({"keys": json.dumps(keys)})))
+        return dict(
+            db.execute(statement.sql, statement.params({"keys": bind_keys(keys, "sqlite")}))
+        )
 
     def _connection(self) -> sqlite3.Connection:
         if self._held is None:

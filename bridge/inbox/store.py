@@ -296,5 +296,10 @@ def _lookup(connection: Connection, statement: Select[str, int], keys: list[str]
     """`statement`'s (key, value) rows for `keys` (one bound value: no parameter limit)."""
     if not keys:
         return {}
-    bound = keys if connection.dialect.name == "postgresql" else json.dumps(keys)
+    bound = bind_keys(keys, connection.dialect.name)
     return {key: value for key, value in connection.execute(statement, {"keys": bound})}
+
+
+def bind_keys(keys: list[str], dialect: str) -> list[str] | str:
+    """`keys` as `_in_keys` binds them: one array on PostgreSQL, one JSON text on SQLite."""
+    return keys if dialect == "postgresql" else json.dumps(keys)
